@@ -1,0 +1,225 @@
+"""Frozen data types passed between the stages of a plan.
+
+Units are in the names: ``_m`` metres, ``_s`` seconds, ``_kg``, ``_l`` litres. Times are
+integer seconds from midnight of the plan day; coordinates are WGS-84 lon/lat unless a name
+says ``_m`` (a metric projection chosen per street network).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Kind = Literal["delivery", "pickup"]
+Window = tuple[int, int]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Parcel:
+    """One validated input parcel. ``row`` is its line number in the input file (header = 1)."""
+
+    parcel_id: str
+    row: int
+    lon: float
+    lat: float
+    weight_kg: float = 1.0
+    volume_l: float = 5.0
+    windows_s: tuple[Window, ...] = ()
+    kind: Kind = "delivery"
+    priority: bool = False
+    locker_ok: bool = False
+    address: str = ""
+    recipient: str = ""
+    phone: str = ""
+    notes: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """An input row that failed validation: it is reported, never planned."""
+
+    row: int
+    parcel_id: str
+    field: str
+    value: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Courier:
+    """One courier and their vehicle for the day."""
+
+    courier_id: str
+    vehicle: str
+    capacity_parcels: int
+    capacity_kg: float
+    capacity_l: float
+    shift_start_s: int
+    shift_end_s: int
+    max_trips: int = 3
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Station:
+    """The depot every trip starts from and returns to."""
+
+    lon: float
+    lat: float
+    name: str = "station"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class StreetGraph:
+    """A directed street graph for one vehicle profile, as flat arrays.
+
+    Nodes are OSM nodes (not simplified), so every edge is a straight segment between two
+    nodes. Only the largest strongly connected component is kept: every node can reach every
+    other node and come back.
+    """
+
+    node_osm_id: npt.NDArray[np.int64]
+    node_lon: FloatArray
+    node_lat: FloatArray
+    node_x_m: FloatArray
+    node_y_m: FloatArray
+    edge_from: npt.NDArray[np.int32]
+    edge_to: npt.NDArray[np.int32]
+    edge_length_m: FloatArray
+    edge_time_s: FloatArray
+    edge_name: tuple[str, ...]
+    crs_metric: str
+    profile: str
+    source: str
+
+    @property
+    def n_nodes(self) -> int:
+        return int(self.node_lon.shape[0])
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.edge_from.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class Snap:
+    """Where a point meets the street network: on edge ``edge`` at ``fraction`` of its length."""
+
+    edge: int
+    fraction: float
+    distance_m: float
+    lon: float
+    lat: float
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    """Parcels handed over at one door at one time: the unit of routing."""
+
+    stop_id: str
+    parcel_ids: tuple[str, ...]
+    lon: float
+    lat: float
+    snap: Snap
+    service_s: int
+    windows_s: tuple[Window, ...]
+    delivery_parcels: int
+    delivery_kg: float
+    delivery_l: float
+    pickup_parcels: int = 0
+    pickup_kg: float = 0.0
+    pickup_l: float = 0.0
+    priority: bool = False
+    address: str = ""
+    zone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A stop on a trip: when the courier gets there and leaves."""
+
+    stop_id: str
+    seq: int
+    arrival_s: int
+    start_s: int
+    departure_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class Trip:
+    """One loop from the station and back by one courier."""
+
+    courier_id: str
+    trip: int
+    depart_s: int
+    return_s: int
+    visits: tuple[Visit, ...]
+    distance_m: int
+    load_parcels: int
+    load_kg: float
+    load_l: float
+    path_lonlat: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def duration_s(self) -> int:
+        return self.return_s - self.depart_s
+
+
+@dataclass(frozen=True, slots=True)
+class Unassigned:
+    """A parcel that was valid but not planned, and why."""
+
+    parcel_id: str
+    stop_id: str
+    reason_code: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SortLine:
+    """Where one parcel goes in the morning sort."""
+
+    parcel_id: str
+    courier_id: str
+    trip: int
+    bag: int
+    load_position: int
+    stop_id: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Plan:
+    """Everything one planning run produced; the writers turn it into files."""
+
+    station: Station
+    couriers: tuple[Courier, ...]
+    parcels: tuple[Parcel, ...]
+    stops: tuple[Stop, ...]
+    trips: tuple[Trip, ...]
+    unassigned: tuple[Unassigned, ...]
+    rejects: tuple[Reject, ...]
+    sort_lines: tuple[SortLine, ...]
+    districts: dict[str, str] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
+    seed: int = 0
+    input_count: int = 0
+    streets_source: str = ""
+
+
+# Reason codes for valid parcels that are not planned (unassigned.csv). Stable strings: other
+# tools read them.
+REASONS: dict[str, str] = {
+    "snap_too_far": "farther from any street than the snap limit",
+    "unreachable": "not reachable on the street network from the station and back",
+    "too_big": "heavier or bulkier than every vehicle can carry",
+    "window_closed": "its time window closes before any courier can get there",
+    "shift_too_short": "no courier's shift is long enough to get there and back",
+    "dropped": "dropped at a penalty: the couriers' capacity and time were used for other stops",
+}
