@@ -97,6 +97,10 @@ class StreetGraph:
     crs_metric: str
     profile: str
     source: str
+    # Street segments left out because they are not in the strongly connected part, as rows
+    # (x0_m, y0_m, x1_m, y1_m): they tell a point that is near a street nobody can drive to
+    # and back ("unreachable") from a point far from every street ("snap_too_far").
+    fragment_xy_m: FloatArray
 
     @property
     def n_nodes(self) -> int:
