@@ -220,10 +220,10 @@ class Plan:
 # Reason codes for valid parcels that are not planned (unassigned.csv). Stable strings: other
 # tools read them.
 REASONS: dict[str, str] = {
-    "snap_too_far": "farther from any street than the snap limit",
     "unreachable": "not reachable on the street network from the station and back",
     "too_big": "heavier or bulkier than every vehicle can carry",
     "window_closed": "its time window closes before any courier can get there",
     "shift_too_short": "no courier's shift is long enough to get there and back",
+    "no_courier": "its district has no courier on today's roster",
     "dropped": "dropped at a penalty: the couriers' capacity and time were used for other stops",
 }

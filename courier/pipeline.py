@@ -1,0 +1,306 @@
+"""plan(): the stages in order, no I/O. Districts are solved in parallel processes."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from courier import districts as districting
+from courier import streets
+from courier.config import PlanConfig
+from courier.errors import InputError
+from courier.model import (
+    REASONS,
+    Courier,
+    Parcel,
+    Plan,
+    Reject,
+    Stop,
+    StreetGraph,
+    Trip,
+    Unassigned,
+    Visit,
+)
+from courier.parcels import SnappedParcel, build_stops
+from courier.sortplan import sort_plan
+
+log = logging.getLogger(__name__)
+
+# Budget kept back from the user's time limit for assembling the plan after the solves.
+_ASSEMBLY_RESERVE_S = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class _Task:
+    """One district: the couriers who share it and its stops. Sent to a worker process."""
+
+    couriers: tuple[Courier, ...]
+    stops: tuple[Stop, ...]
+    station_lonlat: tuple[float, float]
+    time_limit_s: float
+    seed: int
+    solution_limit: int | None
+    reload_s: int
+    drop_penalty_s: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Solved:
+    trips: tuple[Trip, ...]
+    drops: tuple[tuple[str, str], ...]  # stop_id, reason_code
+    matrix_s: float
+    solve_s: float
+
+
+_GRAPHS: dict[str, StreetGraph] = {}
+
+
+def _init_worker(graphs: dict[str, StreetGraph]) -> None:
+    # The street graphs reach each worker once, here, not with every task.
+    _GRAPHS.clear()
+    _GRAPHS.update(graphs)
+
+
+def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequence[Courier],
+         station_lonlat: tuple[float, float], graphs: Mapping[str, StreetGraph],
+         config: PlanConfig, areas: Any = None, input_count: int | None = None,
+         areas_file: str = "districts") -> Plan:
+    """Plan the day: snap, merge stops, split into districts, route, sort.
+
+    ``graphs`` holds one street graph per vehicle profile used by the roster; the e-tricycle's
+    (or the first courier's) is the one parcels are snapped to. ``areas`` is an optional
+    GeoDataFrame of district polygons with a ``courier_id`` column. The solves share what is
+    left of ``config.time_limit_s`` after the earlier stages.
+    """
+    from courier.model import Station
+
+    started = time.perf_counter()
+    deadline = started + config.time_limit_s
+    timings: dict[str, float] = {}
+    primary = graphs[couriers[0].vehicle] if couriers[0].vehicle in graphs else next(iter(graphs.values()))
+    rejects = list(rejects)
+    unassigned: list[Unassigned] = []
+
+    tick = time.perf_counter()
+    station_snap = streets.snap_points(primary, [station_lonlat[0]], [station_lonlat[1]])[0]
+    if station_snap.distance_m > config.max_snap_m:
+        raise InputError(
+            f"station {station_lonlat[0]:.6f},{station_lonlat[1]:.6f} is {station_snap.distance_m:.0f} m "
+            f"from the nearest street of {primary.source}; allowed: within {config.max_snap_m:.0f} m"
+        )
+    snapped, late_rejects, unreachable = _snap_parcels(parcels, primary, config)
+    rejects.extend(late_rejects)
+    unassigned.extend(unreachable)
+    max_load = (
+        max(c.capacity_parcels for c in couriers),
+        max(c.capacity_kg for c in couriers),
+        max(c.capacity_l for c in couriers),
+    )
+    stops = build_stops(snapped, config=config, max_load=max_load)
+    timings["snap_stops"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    lon = np.array([s.snap.lon for s in stops])
+    lat = np.array([s.snap.lat for s in stops])
+    x, y = streets.project(primary, lon, lat) if len(stops) else (np.zeros(0), np.zeros(0))
+    xy = np.column_stack([x, y])
+    sx, sy = streets.project(primary, [station_snap.lon], [station_snap.lat])
+    station_xy = (float(sx[0]), float(sy[0]))
+    if areas is not None:
+        split = districting.fixed_districts(stops, couriers, areas=areas, xy_m=xy,
+                                            crs_metric=primary.crs_metric,
+                                            station_xy_m=station_xy, file=areas_file)
+    else:
+        split = districting.auto_districts(stops, couriers, xy_m=xy, station_xy_m=station_xy)
+    timings["districts"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    by_courier: dict[str, list[Stop]] = {}
+    for stop in stops:
+        cid = split.courier_of.get(stop.stop_id)
+        if cid is None:
+            unassigned.extend(_unassign(stop, "no_courier"))
+        else:
+            by_courier.setdefault(cid, []).append(stop)
+    roster = {c.courier_id: c for c in couriers}
+    order = sorted(by_courier, key=lambda cid: (-len(by_courier[cid]), cid))
+    workers = max(1, min(config.workers or os.cpu_count() or 1, len(order)))
+    remaining = max(0.2, deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
+    waves = -(-len(order) // workers) if order else 1
+    tasks = [
+        _Task(couriers=(roster[cid],), stops=tuple(by_courier[cid]),
+              station_lonlat=(station_snap.lon, station_snap.lat),
+              time_limit_s=max(0.1, remaining / waves * 0.9), seed=config.seed,
+              solution_limit=config.solution_limit, reload_s=config.reload_s,
+              drop_penalty_s=config.drop_penalty_s)
+        for cid in order
+    ]
+    solved = _run_tasks(tasks, dict(graphs), workers)
+    timings["matrices"] = sum(s.matrix_s for s in solved)
+    timings["routing"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    stop_by_id = {s.stop_id: s for s in stops}
+    trips = tuple(sorted((t for s in solved for t in s.trips), key=lambda t: (t.courier_id, t.trip)))
+    for s in solved:
+        for stop_id, code in s.drops:
+            unassigned.extend(_unassign(stop_by_id[stop_id], code))
+    parcel_by_id = {p.parcel_id: p for p in parcels}
+    lines = sort_plan(trips, stop_by_id, parcel_by_id,
+                      bag_capacity_parcels=config.bag_capacity_parcels)
+    timings["sort_plan"] = time.perf_counter() - tick
+    return Plan(
+        station=Station(lon=station_snap.lon, lat=station_snap.lat),
+        couriers=tuple(couriers),
+        parcels=tuple(parcels),
+        stops=stops,
+        trips=trips,
+        unassigned=tuple(sorted(unassigned, key=lambda u: u.parcel_id)),
+        rejects=tuple(sorted(rejects, key=lambda r: r.row)),
+        sort_lines=lines,
+        districts=dict(split.courier_of),
+        timings_s=timings,
+        seed=config.seed,
+        input_count=input_count if input_count is not None else len(parcels) + len(rejects),
+        streets_source=primary.source,
+    )
+
+
+def _unassign(stop: Stop, code: str) -> list[Unassigned]:
+    return [Unassigned(parcel_id=pid, stop_id=stop.stop_id, reason_code=code,
+                       reason=REASONS[code]) for pid in stop.parcel_ids]
+
+
+def _snap_parcels(parcels: Sequence[Parcel], graph: StreetGraph, config: PlanConfig,
+                  ) -> tuple[list[SnappedParcel], list[Reject], list[Unassigned]]:
+    """Snap parcels to the street graph; too far from a street -> reject; near a fragment -> unassigned."""
+    if not parcels:
+        return [], [], []
+    lon = np.array([p.lon for p in parcels])
+    lat = np.array([p.lat for p in parcels])
+    snaps = streets.snap_points(graph, lon, lat)
+    x, y = streets.project(graph, np.array([s.lon for s in snaps]), np.array([s.lat for s in snaps]))
+    far = np.array([s.distance_m > config.max_snap_m for s in snaps])
+    frag = np.full(len(parcels), np.inf)
+    if far.any():
+        frag[far] = streets.fragment_distance_m(graph, lon[far], lat[far])
+    west, east = float(graph.node_lon.min()), float(graph.node_lon.max())
+    south, north = float(graph.node_lat.min()), float(graph.node_lat.max())
+    kept: list[SnappedParcel] = []
+    rejects: list[Reject] = []
+    unreachable: list[Unassigned] = []
+    for i, (p, s) in enumerate(zip(parcels, snaps, strict=True)):
+        if not far[i]:
+            kept.append(SnappedParcel(parcel=p, snap=s, x_m=float(x[i]), y_m=float(y[i])))
+        elif frag[i] <= config.max_snap_m:
+            unreachable.append(Unassigned(parcel_id=p.parcel_id, stop_id="",
+                                          reason_code="unreachable", reason=REASONS["unreachable"]))
+        else:
+            inside = west <= p.lon <= east and south <= p.lat <= north
+            where = ("inside the street network's area" if inside else
+                     f"outside the street network's area (lon {west:.5f}..{east:.5f}, "
+                     f"lat {south:.5f}..{north:.5f})")
+            rejects.append(Reject(
+                row=p.row, parcel_id=p.parcel_id, field="lon;lat", value=f"{p.lon};{p.lat}",
+                reason=f"{s.distance_m:.0f} m from the nearest street, {where}; allowed: "
+                       f"within {config.max_snap_m:.0f} m of a street (check the coordinates "
+                       f"and their datum: --coords gcj02 for Chinese map-app coordinates)",
+            ))
+    return kept, rejects, unreachable
+
+
+def _run_tasks(tasks: Sequence[_Task], graphs: dict[str, StreetGraph],
+               workers: int) -> list[_Solved]:
+    if workers <= 1 or len(tasks) <= 1:
+        _init_worker(graphs)
+        return [_solve_district(t) for t in tasks]
+    # forkserver: workers start clean (no inherited threads) and receive the graphs once.
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(graphs,)) as pool:
+        return list(pool.map(_solve_district, tasks))
+
+
+def _solve_district(task: _Task) -> _Solved:
+    """Build the travel matrices of one district, route it, and turn the result into trips."""
+    from courier import routing
+
+    tick = time.perf_counter()
+    profiles = sorted({c.vehicle for c in task.couriers})
+    stops = task.stops
+    times: dict[str, Any] = {}
+    dists: dict[str, Any] = {}
+    matrices: dict[str, streets.TravelMatrix] = {}
+    for profile in profiles:
+        graph = _GRAPHS[profile]
+        lon = [task.station_lonlat[0], *(s.snap.lon for s in stops)]
+        lat = [task.station_lonlat[1], *(s.snap.lat for s in stops)]
+        snaps = streets.snap_points(graph, lon, lat)
+        matrix = streets.travel_matrix(graph, snaps, keep_paths=True)
+        matrices[profile] = matrix
+        times[profile] = matrix.time_s
+        dists[profile] = matrix.distance_m
+    matrix_s = time.perf_counter() - tick
+
+    n = len(stops)
+    delivery = np.zeros((n + 1, 3), dtype=np.int64)
+    pickup = np.zeros((n + 1, 3), dtype=np.int64)
+    for i, s in enumerate(stops, start=1):
+        # Integer units right before OR-Tools: parcels, grams, millilitres.
+        delivery[i] = (s.delivery_parcels, round(s.delivery_kg * 1000), round(s.delivery_l * 1000))
+        pickup[i] = (s.pickup_parcels, round(s.pickup_kg * 1000), round(s.pickup_l * 1000))
+    problem = routing.RoutingProblem(
+        stop_ids=tuple(s.stop_id for s in stops),
+        service_s=np.array([0, *(s.service_s for s in stops)], dtype=np.int64),
+        windows_s=((), *(s.windows_s for s in stops)),
+        delivery=delivery,
+        pickup=pickup,
+        priority=np.array([False, *(s.priority for s in stops)]),
+        vehicles=tuple(
+            routing.Vehicle(
+                courier_id=c.courier_id, profile=c.vehicle,
+                capacity=(c.capacity_parcels, round(c.capacity_kg * 1000),
+                          round(c.capacity_l * 1000)),
+                shift_start_s=c.shift_start_s, shift_end_s=c.shift_end_s, max_trips=c.max_trips,
+            ) for c in task.couriers
+        ),
+        time_s=times,
+        distance_m=dists,
+        reload_s=task.reload_s,
+        drop_penalty=task.drop_penalty_s,
+    )
+    budget = max(0.1, task.time_limit_s - matrix_s)
+    result = routing.solve(problem, time_limit_s=budget, seed=task.seed,
+                           solution_limit=task.solution_limit)
+    trips = []
+    for rt in result.trips:
+        vehicle = problem.vehicles[rt.vehicle]
+        matrix = matrices[vehicle.profile]
+        path: list[tuple[float, float]] = []
+        for a, b in zip((0, *rt.nodes), (*rt.nodes, 0), strict=True):
+            leg = matrix.path_lonlat(a, b)
+            path.extend(leg[1:] if path else leg)
+        visits = tuple(
+            Visit(stop_id=stops[node - 1].stop_id, seq=k, arrival_s=rt.arrival_s[k - 1],
+                  start_s=rt.start_s[k - 1], departure_s=rt.departure_s[k - 1])
+            for k, node in enumerate(rt.nodes, start=1)
+        )
+        served = [stops[node - 1] for node in rt.nodes]
+        trips.append(Trip(
+            courier_id=vehicle.courier_id, trip=rt.trip, depart_s=rt.depart_s,
+            return_s=rt.return_s, visits=visits, distance_m=rt.distance_m,
+            load_parcels=sum(s.delivery_parcels for s in served),
+            load_kg=round(sum(s.delivery_kg for s in served), 3),
+            load_l=round(sum(s.delivery_l for s in served), 3),
+            path_lonlat=tuple(path),
+        ))
+    drops = tuple((stops[d.node - 1].stop_id, d.reason_code) for d in result.drops)
+    return _Solved(trips=tuple(trips), drops=drops, matrix_s=matrix_s, solve_s=result.solve_s)
