@@ -1,0 +1,129 @@
+"""Parcel validation: every bad row rejected with its reason, every good row kept, nothing lost."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from courier.config import PROFILES
+from courier.errors import InputError
+from courier.io import read_table
+from courier.parcels import normalise_address, parse_time_s, validate_couriers, validate_parcels
+
+from conftest import DATA
+
+
+def _validate(name: str):
+    path = DATA / name
+    return validate_parcels(read_table(path), file=str(path))
+
+
+def test_missing_required_column_names_all_missing_and_allowed() -> None:
+    with pytest.raises(InputError) as err:
+        _validate("parcels_missing_lon.csv")
+    msg = str(err.value)
+    assert "parcels_missing_lon.csv" in msg
+    assert "lacks required column(s) lon." in msg
+    assert "Required: parcel_id, lon, lat" in msg
+    assert "optional: weight_kg" in msg
+
+
+def test_duplicate_ids_keep_first_and_reject_later_rows() -> None:
+    parcels, rejects = _validate("parcels_duplicate_ids.csv")
+    assert [p.parcel_id for p in parcels] == ["D1", "D2"]
+    assert [(r.row, r.parcel_id, r.field) for r in rejects] == [(4, "D1", "parcel_id")]
+    assert rejects[0].reason == "duplicate parcel id (first seen in row 2)"
+
+
+def test_reversed_window_is_rejected_and_the_rest_kept() -> None:
+    parcels, rejects = _validate("parcels_window_reversed.csv")
+    assert [p.parcel_id for p in parcels] == ["W2"]
+    assert parcels[0].windows_s == ((36000, 50400),)
+    assert len(rejects) == 1
+    r = rejects[0]
+    assert (r.row, r.parcel_id, r.field, r.value) == (2, "W1", "window", "14:00-10:00")
+    assert r.reason == "the window ends before it starts"
+
+
+def test_every_kind_of_bad_value_is_rejected_with_field_and_reason() -> None:
+    parcels, rejects = _validate("parcels_bad_values.csv")
+    assert [p.parcel_id for p in parcels] == ["OK1"]
+    got = {r.row: (r.field, r.value, r.reason) for r in rejects}
+    assert got == {
+        2: ("lon", "", "missing lon"),
+        3: ("lon", "abc", "not a number; allowed: a number from -180 to 180"),
+        4: ("lat", "95.0", "out of range; allowed: -90 to 90"),
+        5: ("weight_kg", "-3", "out of range; allowed: 0 to 1000"),
+        6: ("volume_l", "99999", "out of range; allowed: 0 to 5000"),
+        7: ("kind", "teleport", "unknown kind; allowed: delivery, pickup"),
+        8: ("window", "nine o'clock-",
+            "not a time of day; allowed: HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM"),
+        9: ("priority", "maybe", "not a yes/no value; allowed: 1/0, true/false, yes/no"),
+        10: ("parcel_id", "", "missing parcel id"),
+    }
+
+
+def test_gbk_file_is_detected_and_chinese_text_kept() -> None:
+    parcels, rejects = _validate("parcels_gbk.csv")
+    assert not rejects
+    assert [p.address for p in parcels] == ["深圳市福田区香梅路1号", "红荔路二号"]
+    assert parcels[0].recipient == "张三"
+
+
+def test_explicit_wrong_encoding_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="cannot decode as utf-8"):
+        read_table(DATA / "parcels_gbk.csv", encoding="utf-8")
+
+
+def test_bad_courier_roster_lists_every_problem() -> None:
+    path = DATA / "couriers_bad.csv"
+    with pytest.raises(InputError) as err:
+        validate_couriers(read_table(path), file=str(path), profiles=PROFILES)
+    msg = str(err.value)
+    assert "row 2, field 'vehicle': got 'spaceship'; one of etricycle, van, walk" in msg
+    assert "row 3, field 'capacity_parcels': got '-5'" in msg
+    assert "row 4, field 'shift_end': got '08:00'; a time after shift_start" in msg
+
+
+def test_times_and_addresses() -> None:
+    assert parse_time_s("08:30") == 30600
+    assert parse_time_s("2026-11-11 21:05:09") == 21 * 3600 + 5 * 60 + 9
+    with pytest.raises(ValueError):
+        parse_time_s("25:99")
+    assert normalise_address("深圳市 福田区，香梅路１号") == normalise_address("深圳市福田区香梅路1号")
+
+
+_GOOD = st.fixed_dictionaries({
+    "lon": st.floats(-180, 180).map(lambda v: f"{v:.5f}"),
+    "lat": st.floats(-90, 90).map(lambda v: f"{v:.5f}"),
+    "weight_kg": st.sampled_from(["", "0.5", "12"]),
+    "kind": st.sampled_from(["", "delivery", "pickup"]),
+})
+_BAD = st.fixed_dictionaries({
+    "lon": st.sampled_from(["", "x", "200", "nan"]),
+    "lat": st.just("22.5"),
+    "weight_kg": st.sampled_from(["", "-1", "abc"]),
+    "kind": st.sampled_from(["", "delivery", "nope"]),
+})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), _GOOD, _BAD, st.integers(0, 5)), max_size=25))
+def test_any_mix_of_rows_is_conserved(rows) -> None:
+    import pandas as pd
+
+    records = []
+    for k, (good, g, b, dup) in enumerate(rows):
+        rec = dict(g if good else b)
+        # Some ids repeat on purpose: a repeat must be rejected, never silently merged.
+        rec["parcel_id"] = f"P{k if dup else 0}"
+        records.append(rec)
+    table = pd.DataFrame(records, columns=["parcel_id", "lon", "lat", "weight_kg", "kind"],
+                         dtype=str)
+    table.insert(0, "__row__", range(2, len(table) + 2))
+    parcels, rejects = validate_parcels(table, file="mixed.csv")
+    assert len(parcels) + len(rejects) == len(table)
+    rows_seen = sorted([p.row for p in parcels] + [r.row for r in rejects])
+    assert rows_seen == list(range(2, len(table) + 2))
+    assert len({p.parcel_id for p in parcels}) == len(parcels)
