@@ -1,0 +1,198 @@
+"""`courier plan` end to end: the tiny hand-checked town, the demo, real Shenzhen streets."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import DATA, shared_file
+from typer.testing import CliRunner
+
+from courier.cli import app
+
+OUTPUTS = ("sort_plan.csv", "stops.csv", "routes.geojson", "unassigned.csv", "rejects.csv",
+           "summary.json", "maps/overview.html")
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def tiny(out: Path, *extra: str) -> tuple[int, str]:
+    return run("plan", "--streets", str(DATA / "tiny_town.osm"),
+               "--parcels", str(DATA / "parcels_tiny.csv"),
+               "--couriers", str(DATA / "couriers_tiny.csv"), "--station", "114.0,22.5",
+               "--out", str(out), "--time-limit", "10", "--solution-limit", "100",
+               "--workers", "1", "--no-cache", "-q", *extra)
+
+
+def check_conservation(out: Path, parcel_ids: set[str], input_rows: int) -> dict:
+    """Every input parcel is in exactly one of the three files, and the summary adds up."""
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    planned = [r["parcel_id"] for r in rows(out / "sort_plan.csv")]
+    unassigned = [r["parcel_id"] for r in rows(out / "unassigned.csv")]
+    rejected_rows = {r["row"] for r in rows(out / "rejects.csv")}
+    p = summary["parcels"]
+    assert p["input"] == input_rows
+    assert p["input"] == p["planned"] + p["unassigned"] + p["rejected"]
+    assert (len(planned), len(unassigned), len(rejected_rows)) == (
+        p["planned"], p["unassigned"], p["rejected"])
+    placed = planned + unassigned
+    assert len(placed) == len(set(placed)), "a parcel is planned or unassigned twice"
+    assert set(placed) <= parcel_ids
+    return summary
+
+
+def check_feasible(out: Path, couriers_csv: Path | None = None) -> None:
+    """No trip over capacity, no courier working outside their shift, trips do not overlap."""
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    routes = json.loads((out / "routes.geojson").read_text(encoding="utf-8"))["features"]
+    stops = rows(out / "stops.csv")
+    roster = {c["courier_id"]: c for c in rows(couriers_csv)} if couriers_csv else None
+    by_courier: dict[str, list[dict]] = {}
+    for f in routes:
+        by_courier.setdefault(f["properties"]["courier_id"], []).append(f["properties"])
+        assert f["geometry"]["type"] == "LineString"
+        assert len(f["geometry"]["coordinates"]) >= 2
+    for cid, trips in by_courier.items():
+        trips.sort(key=lambda t: t["trip"])
+        for a, b in zip(trips, trips[1:], strict=False):
+            assert a["return"] <= b["depart"], f"{cid}: trips overlap"
+        if roster:
+            cap = int(roster[cid]["capacity_parcels"])
+            assert all(t["parcels"] <= cap for t in trips)
+            assert trips[0]["depart"] >= roster[cid]["shift_start"]
+            assert trips[-1]["return"] <= roster[cid]["shift_end"] + ":00"
+    for s in stops:
+        assert s["arrival"] <= s["departure"]
+    assert summary["totals"]["stops_routed"] == len(stops)
+
+
+def test_tiny_town_plan_can_be_checked_by_hand(tmp_path: Path) -> None:
+    code, output = tiny(tmp_path)
+    assert code == 0, output
+    for name in OUTPUTS:
+        assert (tmp_path / name).exists(), name
+    summary = check_conservation(tmp_path, {"T1", "T2", "T3", "T4", "T5"}, 5)
+    assert summary["parcels"]["planned"] == 5
+    stops = rows(tmp_path / "stops.csv")
+    # T1 and T2 are at the same door: one stop; five parcels, four stops, one trip.
+    assert len(stops) == 4
+    assert any(s["parcel_ids"] == "T1 T2" for s in stops)
+    # All stops lie on the edge of a 308 m x 299 m block whose corner is the station, so the
+    # shortest round trip is the block's perimeter, about 1,215 m.
+    route = json.loads((tmp_path / "routes.geojson").read_text())["features"]
+    assert len(route) == 1
+    assert 1180 <= route[0]["properties"]["distance_m"] <= 1250
+    # T4's window is 09:00-12:00 and the shift starts at 08:00: service starts by noon.
+    t4 = next(s for s in stops if "T4" in s["parcel_ids"])
+    assert 9 * 3600 <= int(t4["start_s"]) <= 12 * 3600
+    plan = rows(tmp_path / "sort_plan.csv")
+    by_id = {r["parcel_id"]: r for r in plan}
+    assert by_id["T5"]["bag"] == "0" and by_id["T5"]["load_position"] == "0"  # a pickup
+    deliveries = sorted((r for r in plan if r["bag"] != "0"), key=lambda r: int(r["seq"]))
+    # Last out, first in: the first stop's parcels were loaded last (highest position).
+    positions = [int(r["load_position"]) for r in deliveries]
+    assert positions[0] == max(positions) and positions[-1] == 1
+    check_feasible(tmp_path, DATA / "couriers_tiny.csv")
+
+
+def test_points_far_from_streets_are_rejected_with_the_reason(tmp_path: Path) -> None:
+    code, output = run("plan", "--streets", str(DATA / "tiny_town.osm"),
+                       "--parcels", str(DATA / "parcels_far.csv"),
+                       "--couriers", str(DATA / "couriers_tiny.csv"),
+                       "--out", str(tmp_path), "--time-limit", "5", "--no-cache", "-q")
+    assert code == 0, output
+    rejects = {r["parcel_id"]: r for r in rows(tmp_path / "rejects.csv")}
+    assert set(rejects) == {"F2", "F3"}
+    assert rejects["F2"]["row"] == "3" and rejects["F2"]["field"] == "lon;lat"
+    assert "outside the street network's area" in rejects["F2"]["reason"]
+    assert "allowed: within 300 m of a street" in rejects["F3"]["reason"]
+    check_conservation(tmp_path, {"F1", "F2", "F3"}, 3)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--parcels", str(DATA / "parcels_missing_lon.csv")), "lacks required column(s) lon"),
+    (("--parcels", str(DATA / "nope.csv")), "nope.csv: no such file"),
+    (("--couriers", str(DATA / "couriers_bad.csv")), "field 'vehicle': got 'spaceship'"),
+    (("--station", "north"), "expected LON,LAT"),
+])
+def test_bad_input_exits_2_with_a_clear_message(tmp_path: Path, args, message) -> None:
+    base = {"--streets": str(DATA / "tiny_town.osm"), "--parcels": str(DATA / "parcels_tiny.csv"),
+            "--couriers": str(DATA / "couriers_tiny.csv")}
+    base.update(dict(zip(args[::2], args[1::2], strict=True)))
+    code, output = run("plan", *[x for kv in base.items() for x in kv], "--out", str(tmp_path),
+                       "--no-cache")
+    assert code == 2
+    assert message in output
+    assert "Traceback" not in output
+
+
+def test_same_seed_and_solution_limit_give_identical_files(tmp_path: Path) -> None:
+    assert tiny(tmp_path / "a")[0] == 0
+    assert tiny(tmp_path / "b")[0] == 0
+    for name in ("sort_plan.csv", "stops.csv", "routes.geojson"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("demo")
+    code, output = run("plan", "--out", str(out), "--time-limit", "20",
+                       "--cache-dir", str(out / "cache"))
+    assert code == 0, output
+    assert "Helsinki" in output and "adds up" in output
+    return out
+
+
+def test_demo_writes_every_output_and_adds_up(demo: Path) -> None:
+    for name in OUTPUTS:
+        assert (demo / name).exists(), name
+    couriers = list((demo / "maps").glob("courier-*.html"))
+    assert couriers
+    summary = check_conservation(demo, {f"P{i:07d}" for i in range(1, 901)}, 900)
+    assert summary["parcels"]["planned"] >= 850
+    assert summary["timings_s"]["total"] > 0
+    assert summary["versions"]["ortools"] != "unknown"
+    check_feasible(demo)
+
+
+def test_demo_respects_the_time_limit(demo: Path) -> None:
+    summary = json.loads((demo / "summary.json").read_text())
+    t = summary["timings_s"]
+    planning = t["total"] - t["read_streets"] - t["read_input"] - t["write"]
+    assert planning <= 20 + 1.0
+
+
+def test_shenzhen_futian_real_streets(tmp_path: Path) -> None:
+    streets = shared_file("osm_shenzhen_pcrl", "shenzhen_futian_drive.osm")
+    code, output = run("synth", "--streets", str(streets), "--parcels", "400", "--couriers", "3",
+                       "--seed", "5", "--out", str(tmp_path / "in"), "--no-cache")
+    assert code == 0, output
+    station = (tmp_path / "in" / "station.txt").read_text().strip()
+    code, output = run("plan", "--streets", str(streets), "--parcels",
+                       str(tmp_path / "in" / "parcels.csv"), "--couriers",
+                       str(tmp_path / "in" / "couriers.csv"), "--station", station,
+                       "--out", str(tmp_path / "out"), "--time-limit", "15", "--no-cache", "-q")
+    assert code == 0, output
+    ids = {r["parcel_id"] for r in rows(tmp_path / "in" / "parcels.csv")}
+    summary = check_conservation(tmp_path / "out", ids, 400)
+    assert summary["parcels"]["planned"] >= 300
+    check_feasible(tmp_path / "out", tmp_path / "in" / "couriers.csv")
+
+
+def test_python_dash_m_works() -> None:
+    done = subprocess.run([sys.executable, "-m", "courier", "--help"], capture_output=True,
+                          text=True, check=False, timeout=60)
+    assert done.returncode == 0
+    assert "plan" in done.stdout and "synth" in done.stdout
