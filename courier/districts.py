@@ -103,11 +103,11 @@ def fixed_districts(stops: Sequence[Stop], couriers: Sequence[Courier], *,
         members = np.flatnonzero(area_of == a)
         if not len(members) or not group:
             continue
-        sub = auto_districts([stops[i] for i in members], [by_id[g] for g in group],
+        sub = auto_districts([stops[int(i)] for i in members], [by_id[g] for g in group],
                              xy_m=xy_m[members], station_xy_m=station_xy_m)
         courier_of.update(sub.courier_of)
     return Districting(courier_of=courier_of,
-                       outside=tuple(stops[i].stop_id for i in outside_idx), method="fixed")
+                       outside=tuple(stops[int(i)].stop_id for i in outside_idx), method="fixed")
 
 
 def district_polygons(courier_of: Mapping[str, str], stops: Sequence[Stop], *, xy_m: np.ndarray,

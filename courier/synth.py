@@ -8,6 +8,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,8 @@ class SynthConfig:
         known = {f.name for f in fields(cls)}
         if set(data) - known:
             raise InputError(f"{path}: unknown keys {sorted(set(data) - known)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
 
 # Delivery windows customers pick on Chinese platforms: morning, afternoon, evening.
