@@ -223,7 +223,7 @@ def _write_districts_and_maps(out: Path, result: Any, graph: Any, *, tiles: str,
         polygons = district_polygons(result.districts, result.stops,
                                      xy_m=np.column_stack([x, y]), crs_metric=graph.crs_metric)
         polygons.to_file(out / "districts.geojson", driver="GeoJSON")
-    maps.write_maps(result, out / "maps", districts=polygons, tiles=tiles)  # type: ignore[arg-type]
+    maps.write_maps(result, out, districts=polygons, tiles=tiles)  # type: ignore[arg-type]
 
 
 def _print_summary(data: dict[str, Any], *, demo: bool, streets_file: Path, out: Path) -> None:

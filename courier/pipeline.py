@@ -46,6 +46,7 @@ class _Task:
     stops: tuple[Stop, ...]
     station_lonlat: tuple[float, float]
     time_limit_s: float
+    deadline_epoch_s: float
     seed: int
     solution_limit: int | None
     reload_s: int
@@ -138,7 +139,8 @@ def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequ
     tasks = [
         _Task(couriers=(roster[cid],), stops=tuple(by_courier[cid]),
               station_lonlat=(station_snap.lon, station_snap.lat),
-              time_limit_s=max(0.1, remaining / waves * 0.9), seed=config.seed,
+              time_limit_s=max(0.1, remaining / waves * 0.9),
+              deadline_epoch_s=time.time() + remaining, seed=config.seed,
               solution_limit=config.solution_limit, reload_s=config.reload_s,
               drop_penalty_s=config.drop_penalty_s)
         for cid in order
@@ -277,7 +279,9 @@ def _solve_district(task: _Task) -> _Solved:
         reload_s=task.reload_s,
         drop_penalty=task.drop_penalty_s,
     )
-    budget = max(0.1, task.time_limit_s - matrix_s)
+    # The share of the budget, but never past the plan's deadline: a worker that started late
+    # (process start-up, an earlier wave that ran long) gets what is left, not its share.
+    budget = max(0.1, min(task.time_limit_s - matrix_s, task.deadline_epoch_s - time.time()))
     result = routing.solve(problem, time_limit_s=budget, seed=task.seed,
                            solution_limit=task.solution_limit)
     trips = []

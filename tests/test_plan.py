@@ -100,10 +100,13 @@ def test_tiny_town_plan_can_be_checked_by_hand(tmp_path: Path) -> None:
     plan = rows(tmp_path / "sort_plan.csv")
     by_id = {r["parcel_id"]: r for r in plan}
     assert by_id["T5"]["bag"] == "0" and by_id["T5"]["load_position"] == "0"  # a pickup
-    deliveries = sorted((r for r in plan if r["bag"] != "0"), key=lambda r: int(r["seq"]))
-    # Last out, first in: the first stop's parcels were loaded last (highest position).
-    positions = [int(r["load_position"]) for r in deliveries]
-    assert positions[0] == max(positions) and positions[-1] == 1
+    deliveries = [(int(r["seq"]), int(r["load_position"])) for r in plan if r["bag"] != "0"]
+    # Last out, first in: an earlier stop's parcels are always loaded later (higher position).
+    assert sorted(pos for _, pos in deliveries) == [1, 2, 3, 4]
+    for seq_a, pos_a in deliveries:
+        for seq_b, pos_b in deliveries:
+            if seq_a < seq_b:
+                assert pos_a > pos_b
     check_feasible(tmp_path, DATA / "couriers_tiny.csv")
 
 

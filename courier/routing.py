@@ -1,0 +1,858 @@
+"""Vehicle routing with OR-Tools: the only module that imports ``ortools``.
+
+The problem is array based (node 0 is the depot, nodes ``1..n`` are stops) so that the station
+pipeline and the VRPLIB benchmark run the same engine. Times are integer seconds, distances
+integer metres, loads integer parcels, grams and millilitres.
+
+The model in one paragraph: every courier becomes ``max_trips`` OR-Tools vehicles chained in
+time (a later trip starts at least ``reload_s`` after the previous one is back); a time
+dimension per vehicle profile carries service + travel with waiting as slack and the windows
+as cumul domains; one load dimension per non-empty capacity dimension carries
+``pickup - delivery`` from a free start cumul (the load leaving the depot); every stop is in a
+disjunction with a drop penalty, a priority stop with a penalty 100 times larger. Stops that no
+vehicle can serve are found before the solver and get a reason code (:data:`courier.model.REASONS`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from ortools.constraint_solver import pywrapcp, routing_enums_pb2
+
+from courier.model import REASONS
+
+__all__ = [
+    "Drop",
+    "RoutedTrip",
+    "RoutingProblem",
+    "RoutingResult",
+    "Vehicle",
+    "check_feasible",
+    "solve",
+]
+
+logger = logging.getLogger(__name__)
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+
+_PRIORITY_FACTOR = 100
+# Time kept back from the search budget for extracting the result (the search limit is a wall
+# clock limit on the search alone).
+_EXTRACT_RESERVE_S = 0.05
+_FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy
+_METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic
+_FIRST_SOLUTION_NAMES = (
+    "auto",
+    "PATH_CHEAPEST_ARC",
+    "PARALLEL_CHEAPEST_INSERTION",
+    "LOCAL_CHEAPEST_INSERTION",
+    "GLOBAL_CHEAPEST_ARC",
+    "SAVINGS",
+    "CHRISTOFIDES",
+    "AUTOMATIC",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Vehicle:
+    """One courier, who may do several trips from the depot.
+
+    Parameters
+    ----------
+    courier_id
+        Identifier carried through to the plan.
+    profile
+        Key into :attr:`RoutingProblem.time_s` and :attr:`RoutingProblem.distance_m`.
+    capacity
+        Parcels, grams, millilitres on board at any moment.
+    shift_start_s, shift_end_s
+        The courier leaves the depot no earlier and is back no later (seconds of the day).
+    max_trips
+        Trips the courier may do, with ``RoutingProblem.reload_s`` at the depot in between.
+    fixed_cost
+        Objective units added if the courier is used at all.
+    """
+
+    courier_id: str
+    profile: str
+    capacity: tuple[int, int, int]
+    shift_start_s: int
+    shift_end_s: int
+    max_trips: int = 1
+    fixed_cost: int = 0
+
+
+@dataclass(frozen=True, eq=False)
+class RoutingProblem:
+    """One routing problem: node 0 is the depot (station), nodes ``1..n`` are the stops.
+
+    Parameters
+    ----------
+    stop_ids
+        Length ``n``; ``stop_ids[i - 1]`` names node ``i``.
+    service_s
+        Length ``n + 1`` service seconds per node, ``service_s[0] == 0``.
+    windows_s
+        Length ``n + 1``; per node the windows for the start of service, ``()`` = any time.
+    delivery, pickup
+        ``(n + 1, 3)`` parcels, grams, millilitres delivered (loaded at the depot) and picked up
+        (carried back to the depot) at each node.
+    priority
+        Length ``n + 1``; a priority stop is served whenever it is possible at all.
+    vehicles
+        The couriers.
+    time_s, distance_m
+        Per profile ``(n + 1, n + 1)`` travel seconds (service not included) and metres.
+    reload_s
+        Seconds at the depot between two trips of one courier.
+    drop_penalty
+        Objective units for leaving out a non-priority stop.
+    objective
+        ``"time"`` minimises service + travel seconds, ``"distance"`` metres.
+    unreachable
+        Matrix entries at or above this mean there is no path.
+    """
+
+    stop_ids: tuple[str, ...]
+    service_s: IntArray
+    windows_s: tuple[tuple[tuple[int, int], ...], ...]
+    delivery: IntArray
+    pickup: IntArray
+    priority: BoolArray
+    vehicles: tuple[Vehicle, ...]
+    time_s: Mapping[str, IntArray]
+    distance_m: Mapping[str, IntArray]
+    reload_s: int = 600
+    drop_penalty: int = 10_800
+    objective: Literal["time", "distance"] = "time"
+    unreachable: int = int(np.iinfo(np.int64).max // 4)
+
+    @property
+    def n_stops(self) -> int:
+        """Number of stops (nodes ``1..n``)."""
+        return len(self.stop_ids)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` listing every inconsistency of shapes and values."""
+        n1 = self.n_stops + 1
+        problems: list[str] = []
+        if np.shape(self.service_s) != (n1,):
+            problems.append(f"service_s has shape {np.shape(self.service_s)}, expected ({n1},)")
+        elif int(self.service_s[0]) != 0 or bool(np.any(np.asarray(self.service_s) < 0)):
+            problems.append("service_s must be >= 0 with service_s[0] == 0")
+        if len(self.windows_s) != n1:
+            problems.append(f"windows_s has {len(self.windows_s)} entries, expected {n1}")
+        else:
+            for node, windows in enumerate(self.windows_s):
+                if any(a > b for a, b in windows):
+                    problems.append(f"node {node}: a window opens after it closes: {windows}")
+        for name in ("delivery", "pickup"):
+            arr = np.asarray(getattr(self, name))
+            if arr.shape != (n1, 3):
+                problems.append(f"{name} has shape {arr.shape}, expected ({n1}, 3)")
+            elif bool(np.any(arr < 0)):
+                problems.append(f"{name} must be >= 0")
+        if np.shape(self.priority) != (n1,):
+            problems.append(f"priority has shape {np.shape(self.priority)}, expected ({n1},)")
+        for v, veh in enumerate(self.vehicles):
+            if veh.profile not in self.time_s or veh.profile not in self.distance_m:
+                problems.append(f"vehicle {v}: no time/distance matrix for {veh.profile!r}")
+            if veh.max_trips < 1 or veh.shift_end_s < veh.shift_start_s:
+                problems.append(f"vehicle {v}: needs max_trips >= 1 and shift_end >= start")
+            if any(c < 0 for c in veh.capacity) or veh.fixed_cost < 0:
+                problems.append(f"vehicle {v}: capacity and fixed_cost must be >= 0")
+        for name in ("time_s", "distance_m"):
+            for profile, mat in getattr(self, name).items():
+                if np.shape(mat) != (n1, n1):
+                    problems.append(f"{name}[{profile!r}] has shape {np.shape(mat)}")
+                elif bool(np.any(np.asarray(mat) < 0)):
+                    problems.append(f"{name}[{profile!r}] has negative entries")
+        if self.reload_s < 0 or self.drop_penalty < 0:
+            problems.append("reload_s and drop_penalty must be >= 0")
+        if self.objective not in ("time", "distance"):
+            problems.append(f"objective must be 'time' or 'distance', got {self.objective!r}")
+        if problems:
+            raise ValueError("bad routing problem: " + "; ".join(problems))
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedTrip:
+    """One loop of one courier from the depot and back.
+
+    ``nodes`` are stop nodes in visiting order (no depot); ``arrival_s``, ``start_s`` (start of
+    service, inside a window) and ``departure_s`` are per node. ``load`` is the peak on board
+    per dimension (parcels, grams, millilitres).
+    """
+
+    vehicle: int
+    trip: int
+    nodes: tuple[int, ...]
+    arrival_s: tuple[int, ...]
+    start_s: tuple[int, ...]
+    departure_s: tuple[int, ...]
+    depart_s: int
+    return_s: int
+    distance_m: int
+    load: tuple[int, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """A stop left out, with a key of :data:`courier.model.REASONS`."""
+
+    node: int
+    reason_code: str
+
+
+@dataclass(frozen=True, eq=False)
+class RoutingResult:
+    """Trips in (vehicle, trip) order, dropped stops in node order, and how the search went."""
+
+    trips: tuple[RoutedTrip, ...]
+    drops: tuple[Drop, ...]
+    objective: int
+    solve_s: float
+    status: str
+
+
+# --------------------------------------------------------------------------------------------
+# Pre-checks
+
+
+def _earliest_start(windows: tuple[tuple[int, int], ...], arrival_s: int) -> int | None:
+    """Return the earliest start of service at or after ``arrival_s``, None if all closed."""
+    if not windows:
+        return arrival_s
+    starts = [max(a, arrival_s) for a, b in windows if b >= arrival_s]
+    return min(starts) if starts else None
+
+
+def _prechecks(problem: RoutingProblem) -> tuple[dict[int, str], dict[int, list[int]]]:
+    """Find the stops no vehicle can serve, and the vehicles that can serve each other stop.
+
+    Each check narrows the candidate vehicles of a stop; the first check that leaves none
+    gives the reason, so the reason is the most basic one (no path before no capacity before
+    a closed window before a short shift). Vectorised over (vehicle, stop): a station has
+    hundreds of couriers and thousands of stops.
+
+    Returns
+    -------
+    reasons
+        ``{node: reason_code}`` for stops removed before the solver.
+    allowed
+        ``{node: [vehicle, ...]}`` for the other stops (problem vehicle indices).
+    """
+    n1 = problem.n_stops + 1
+    vehicles = problem.vehicles
+    big = problem.unreachable
+    never = np.iinfo(np.int64).max // 2  # "no start possible", safe to add a day to
+    if not vehicles:
+        return dict.fromkeys(range(1, n1), "shift_too_short"), {}
+    out_s = np.stack([np.asarray(problem.time_s[v.profile], np.int64)[0] for v in vehicles])
+    back_s = np.stack([np.asarray(problem.time_s[v.profile], np.int64)[:, 0] for v in vehicles])
+    reach = (out_s < big) & (back_s < big)
+    cap = np.asarray([v.capacity for v in vehicles], dtype=np.int64)  # (V, 3)
+    delivery = np.asarray(problem.delivery, dtype=np.int64)
+    pickup = np.asarray(problem.pickup, dtype=np.int64)
+    fits = np.all(delivery[None] <= cap[:, None], axis=2) & np.all(
+        pickup[None] <= cap[:, None], axis=2
+    )
+    shift_start = np.asarray([v.shift_start_s for v in vehicles], dtype=np.int64)[:, None]
+    shift_end = np.asarray([v.shift_end_s for v in vehicles], dtype=np.int64)[:, None]
+    arrival = np.where(reach, shift_start + np.where(reach, out_s, 0), never)
+    start = arrival.copy()
+    for node, windows in enumerate(problem.windows_s):
+        if node == 0 or not windows:
+            continue
+        col = arrival[:, node]
+        best = np.full_like(col, never)
+        for a, b in windows:
+            best = np.where((col <= b) & (col < never), np.minimum(best, np.maximum(col, a)), best)
+        start[:, node] = best
+    is_open = start < never
+    service = np.asarray(problem.service_s, dtype=np.int64)[None]
+    home = np.where(is_open & reach, start + service + np.where(reach, back_s, 0), never)
+    long_enough = home <= shift_end
+    reasons: dict[int, str] = {}
+    allowed: dict[int, list[int]] = {}
+    steps = (
+        ("unreachable", reach),
+        ("too_big", fits),
+        ("window_closed", is_open),
+        ("shift_too_short", long_enough),
+    )
+    for node in range(1, n1):
+        mask = np.ones(len(vehicles), dtype=bool)
+        for code, ok in steps:
+            mask = mask & ok[:, node]
+            if not mask.any():
+                reasons[node] = code
+                break
+        else:
+            allowed[node] = [int(v) for v in np.flatnonzero(mask)]
+    return reasons, allowed
+
+
+# --------------------------------------------------------------------------------------------
+# Model
+
+
+def _needs_time_dimension(problem: RoutingProblem, active: Sequence[int]) -> bool:
+    """Return False when no time constraint can bind (plain CVRP), to keep the model small.
+
+    Time binds if there are windows, several trips, or a shift shorter than the longest route
+    imaginable (every active stop once, each left by its longest arc).
+    """
+    if any(problem.windows_s[i] for i in active) or problem.windows_s[0]:
+        return True
+    if any(v.max_trips > 1 for v in problem.vehicles):
+        return True
+    idx = np.asarray([0, *active])
+    for veh in problem.vehicles:
+        t = problem.time_s[veh.profile][np.ix_(idx, idx)]
+        bound = int(problem.service_s[idx].sum()) + int(t.max(axis=1).sum())
+        if bound > veh.shift_end_s - veh.shift_start_s:
+            return True
+    return False
+
+
+def _sub_matrix(mat: IntArray, idx: IntArray, cap: int) -> list[list[int]]:
+    """Return ``mat[idx][:, idx]`` clipped to ``cap`` as nested lists for OR-Tools."""
+    sub = np.minimum(np.asarray(mat, dtype=np.int64)[np.ix_(idx, idx)], cap)
+    return list(sub.tolist())
+
+
+def _seeded_order(active: list[int], seed: int) -> list[int]:
+    """Return the stops in model order: as given for seed 0, else a seeded permutation.
+
+    OR-Tools routing has no random seed: its search is deterministic for a given model. The
+    order of the nodes in the model only breaks ties, so a seed permutes it; a given seed always
+    gives the same permutation, hence the same result under a solution limit.
+    """
+    if seed == 0:
+        return list(active)
+    rng = np.random.default_rng(seed)
+    return [active[i] for i in rng.permutation(len(active))]
+
+
+@dataclass(slots=True)
+class _Model:
+    routing: pywrapcp.RoutingModel
+    manager: pywrapcp.RoutingIndexManager
+    nodes: list[int]  # model node -> problem node (model node 0 = depot)
+    or_vehicles: list[tuple[int, int]]  # OR vehicle -> (problem vehicle, trip slot 0..)
+    time_dim: Any  # RoutingDimension or None
+
+
+def _build(
+    problem: RoutingProblem, active: list[int], allowed: dict[int, list[int]]
+) -> _Model:
+    """Build the OR-Tools model over the depot and the ``active`` stops."""
+    nodes = [0, *active]
+    idx = np.asarray(nodes, dtype=np.int64)
+    or_vehicles = [
+        (v, k) for v, veh in enumerate(problem.vehicles) for k in range(veh.max_trips)
+    ]
+    manager = pywrapcp.RoutingIndexManager(len(nodes), len(or_vehicles), 0)
+    routing = pywrapcp.RoutingModel(manager)
+    solver = routing.solver()
+
+    horizon = max(veh.shift_end_s for veh in problem.vehicles)
+    # An arc without a path costs more than any horizon, so it is never feasible in time, yet
+    # stays far from int64 overflow when OR-Tools adds costs and penalties.
+    no_path = max(horizon + 1, 1) * 4 + 1
+    service = np.asarray(problem.service_s, dtype=np.int64)[idx]
+
+    profiles = sorted({veh.profile for veh in problem.vehicles})
+    time_cb: dict[str, int] = {}
+    cost_cb: dict[str, int] = {}
+    for profile in profiles:
+        travel = np.minimum(
+            np.asarray(problem.time_s[profile], dtype=np.int64)[np.ix_(idx, idx)], no_path
+        )
+        # Service at the tail node is part of the arc: then the cumul at a node is the start
+        # of service there and waiting is slack at the predecessor.
+        transit = (travel + service[:, None]).tolist()
+        time_cb[profile] = routing.RegisterTransitMatrix(transit)
+        if problem.objective == "time":
+            cost_cb[profile] = time_cb[profile]
+        else:
+            dist = _sub_matrix(problem.distance_m[profile], idx, no_path)
+            cost_cb[profile] = routing.RegisterTransitMatrix(dist)
+
+    for o, (v, k) in enumerate(or_vehicles):
+        veh = problem.vehicles[v]
+        routing.SetArcCostEvaluatorOfVehicle(cost_cb[veh.profile], o)
+        if k == 0 and veh.fixed_cost:
+            # The fixed cost sits on trip slot 0 only, and a later slot may be used only if
+            # the one before is (constraint below): so "slot 0 used" == "courier used", the
+            # cost is paid once per courier, and the symmetric orders of the same trips are
+            # cut from the search.
+            routing.SetFixedCostOfVehicle(int(veh.fixed_cost), o)
+
+    # Time: one dimension, per-vehicle transit by profile; slack = waiting for a window.
+    time_dim = None
+    if _needs_time_dimension(problem, active):
+        routing.AddDimensionWithVehicleTransitAndCapacity(
+            [time_cb[problem.vehicles[v].profile] for v, _ in or_vehicles],
+            horizon,
+            [horizon] * len(or_vehicles),
+            False,
+            "time",
+        )
+        time_dim = routing.GetDimensionOrDie("time")
+        for m, node in enumerate(nodes[1:], start=1):
+            windows = sorted(problem.windows_s[node])
+            if not windows:
+                continue
+            cumul = time_dim.CumulVar(manager.NodeToIndex(m))
+            cumul.SetRange(windows[0][0], max(b for _, b in windows))
+            reach = windows[0][1]
+            for a, b in windows[1:]:
+                if a > reach + 1:
+                    cumul.RemoveInterval(reach + 1, a - 1)
+                reach = max(reach, b)
+        for o, (v, _) in enumerate(or_vehicles):
+            veh = problem.vehicles[v]
+            lo, hi = veh.shift_start_s, veh.shift_end_s
+            depot_windows = problem.windows_s[0]
+            if depot_windows:
+                lo = max(lo, min(a for a, _ in depot_windows))
+                hi = min(hi, max(b for _, b in depot_windows))
+            time_dim.CumulVar(routing.Start(o)).SetRange(lo, hi)
+            time_dim.CumulVar(routing.End(o)).SetRange(lo, hi)
+
+    # Trips of one courier: slot k+1 is used only if slot k is, and then starts at least
+    # reload_s after slot k is back. The chain is conditional on slot k+1 being used, so empty
+    # trailing slots do not eat reload time at the end of the shift.
+    for o in range(1, len(or_vehicles)):
+        v, k = or_vehicles[o]
+        if k == 0:
+            continue
+        used_prev = routing.ActiveVehicleVar(o - 1)
+        used = routing.ActiveVehicleVar(o)
+        solver.Add(used <= used_prev)
+        if time_dim is not None:
+            big_m = horizon + problem.reload_s
+            end_prev = time_dim.CumulVar(routing.End(o - 1))
+            start = time_dim.CumulVar(routing.Start(o))
+            solver.Add(start + big_m - used * big_m >= end_prev + problem.reload_s)
+
+    # Loads: per dimension (parcels, grams, ml) with any non-zero demand.
+    delivery = np.asarray(problem.delivery, dtype=np.int64)[idx]
+    pickup = np.asarray(problem.pickup, dtype=np.int64)[idx]
+    delivery[0] = 0
+    pickup[0] = 0
+    for d in range(3):
+        caps = [int(problem.vehicles[v].capacity[d]) for v, _ in or_vehicles]
+        has_del = bool(delivery[:, d].any())
+        has_pick = bool(pickup[:, d].any())
+        if not (has_del or has_pick):
+            continue
+        if not (has_del and has_pick):
+            # Only one direction: a plain capacity dimension from zero is exact.
+            demand = (delivery[:, d] if has_del else pickup[:, d]).tolist()
+            cb = routing.RegisterUnaryTransitVector(demand)
+            routing.AddDimensionWithVehicleCapacity(cb, 0, caps, True, f"load{d}")
+            continue
+        # Mixed: on board = the start cumul (load leaving the depot) plus pickup - delivery so
+        # far; cumul in [0, cap] keeps every point of the trip within capacity. The start
+        # cumul must be the whole trip's delivery, taken from a delivered-so-far dimension:
+        # without that the solver could "load" less than it hands over.
+        cb = routing.RegisterUnaryTransitVector((pickup[:, d] - delivery[:, d]).tolist())
+        routing.AddDimensionWithVehicleCapacity(cb, 0, caps, False, f"load{d}")
+        onboard = routing.GetDimensionOrDie(f"load{d}")
+        cb_del = routing.RegisterUnaryTransitVector(delivery[:, d].tolist())
+        routing.AddDimensionWithVehicleCapacity(cb_del, 0, caps, True, f"delivered{d}")
+        delivered = routing.GetDimensionOrDie(f"delivered{d}")
+        for o in range(len(or_vehicles)):
+            solver.Add(
+                onboard.CumulVar(routing.Start(o)) == delivered.CumulVar(routing.End(o))
+            )
+
+    # Drops and allowed vehicles.
+    slots_of: dict[int, list[int]] = {}
+    for o, (v, _) in enumerate(or_vehicles):
+        slots_of.setdefault(v, []).append(o)
+    for m, node in enumerate(nodes[1:], start=1):
+        index = manager.NodeToIndex(m)
+        penalty = int(problem.drop_penalty)
+        if bool(problem.priority[node]):
+            penalty *= _PRIORITY_FACTOR
+        routing.AddDisjunction([index], penalty)
+        vs = allowed[node]
+        if len(vs) < len(problem.vehicles):
+            # SetAllowedVehiclesForIndex rejects every Python list in ortools 9.15 (its
+            # absl::Span<const int> has no SWIG typemap); restricting the vehicle variable is
+            # the same constraint (-1 = not performed, left to the disjunction).
+            routing.VehicleVar(index).SetValues([-1, *(o for v in vs for o in slots_of[v])])
+
+    return _Model(routing, manager, nodes, or_vehicles, time_dim)
+
+
+def _search_parameters(
+    problem: RoutingProblem,
+    active: list[int],
+    *,
+    time_limit_s: float,
+    solution_limit: int | None,
+    first_solution: str,
+) -> Any:
+    """Return OR-Tools search parameters for the given budget and strategy."""
+    params = pywrapcp.DefaultRoutingSearchParameters()
+    if first_solution == "auto":
+        has_windows = any(problem.windows_s[i] for i in active)
+        multi_trip = any(v.max_trips > 1 for v in problem.vehicles)
+        # Insertion builds feasible routes where windows and chained trips make arc-by-arc
+        # extension fail; without them the cheapest arc is fast and good (measured on X).
+        name = (
+            "PARALLEL_CHEAPEST_INSERTION" if has_windows or multi_trip else "PATH_CHEAPEST_ARC"
+        )
+    else:
+        name = first_solution
+    params.first_solution_strategy = getattr(_FIRST_SOLUTION, name)
+    params.local_search_metaheuristic = _METAHEURISTIC.GUIDED_LOCAL_SEARCH
+    params.time_limit.FromMilliseconds(max(1, int(time_limit_s * 1000)))
+    if solution_limit is not None:
+        params.solution_limit = int(solution_limit)
+    return params
+
+
+# --------------------------------------------------------------------------------------------
+# Result
+
+
+def _schedule(
+    problem: RoutingProblem, vehicle: int, nodes: Sequence[int], depart_s: int
+) -> tuple[list[int], list[int], list[int], int, int]:
+    """Return arrival, start, departure per node, the depart and return time of one trip.
+
+    The earliest schedule from ``depart_s``: start = the first window moment at or after the
+    arrival. Then the depot departure moves later by the wait at the first stop, so the courier
+    waits at the station rather than at the door; later times do not change.
+    """
+    veh = problem.vehicles[vehicle]
+    t = problem.time_s[veh.profile]
+    arrivals: list[int] = []
+    starts: list[int] = []
+    departures: list[int] = []
+    now = depart_s
+    prev = 0
+    for node in nodes:
+        arrival = now + int(t[prev, node])
+        start = _earliest_start(problem.windows_s[node], arrival)
+        if start is None:  # cannot happen for a solver route; keep the arrival
+            start = arrival
+        arrivals.append(arrival)
+        starts.append(start)
+        now = start + int(problem.service_s[node])
+        departures.append(now)
+        prev = node
+    return_s = now + int(t[prev, 0])
+    if nodes:
+        late_depart = starts[0] - int(t[0, nodes[0]])
+        if late_depart > depart_s:
+            depart_s = late_depart
+            arrivals[0] = starts[0]
+    return arrivals, starts, departures, depart_s, return_s
+
+
+def _trip_stats(
+    problem: RoutingProblem, vehicle: int, nodes: Sequence[int]
+) -> tuple[int, tuple[int, int, int]]:
+    """Return the trip distance in metres and the peak on-board load per dimension."""
+    d = problem.distance_m[problem.vehicles[vehicle].profile]
+    path = [0, *nodes, 0]
+    dist = sum(int(d[a, b]) for a, b in itertools.pairwise(path))
+    delivery = np.asarray(problem.delivery, dtype=np.int64)
+    pickup = np.asarray(problem.pickup, dtype=np.int64)
+    on_board = delivery[list(nodes)].sum(axis=0) if nodes else np.zeros(3, np.int64)
+    peak = on_board.copy()
+    for node in nodes:
+        on_board = on_board - delivery[node] + pickup[node]
+        peak = np.maximum(peak, on_board)
+    return dist, (int(peak[0]), int(peak[1]), int(peak[2]))
+
+
+def _status_name(routing: pywrapcp.RoutingModel) -> str:
+    try:
+        return str(routing_enums_pb2.RoutingSearchStatus.Value.Name(routing.status()))
+    except ValueError:
+        return f"STATUS_{routing.status()}"
+
+
+def solve(
+    problem: RoutingProblem,
+    *,
+    time_limit_s: float,
+    seed: int = 0,
+    solution_limit: int | None = None,
+    first_solution: str = "auto",
+    workers: int = 1,
+) -> RoutingResult:
+    """Route the stops over the couriers' trips; return trips, drops with reasons, objective.
+
+    Parameters
+    ----------
+    problem
+        The problem; validated first (``ValueError`` on bad shapes).
+    time_limit_s
+        Wall-clock budget in seconds for the whole call, model building included.
+    seed
+        Permutes the stops in the model; OR-Tools routing has no random seed, so the seed only
+        breaks ties. Seed 0 keeps the input order.
+    solution_limit
+        Stop after this many improving solutions. With it the result depends only on the input
+        and the seed (byte for byte), provided the time limit is not reached first.
+    first_solution
+        ``"auto"`` (insertion with windows or several trips, otherwise cheapest arc) or the
+        name of an OR-Tools ``FirstSolutionStrategy``.
+    workers
+        Accepted for the pipeline's signature; the search uses one core whatever it is.
+        OR-Tools routing is single-threaded and its Python binding keeps the GIL during the
+        search (measured: two threads time out together), so parallelism belongs to the
+        caller, which solves districts in separate processes (Dask).
+
+    Returns
+    -------
+    RoutingResult
+        Trips renumbered ``1..`` per courier in time order; every stop not on a trip is in
+        ``drops`` exactly once.
+    """
+    t0 = time.perf_counter()
+    if time_limit_s <= 0:
+        raise ValueError(f"time_limit_s must be > 0, got {time_limit_s}")
+    if first_solution not in _FIRST_SOLUTION_NAMES:
+        raise ValueError(f"first_solution must be one of {_FIRST_SOLUTION_NAMES}")
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    problem.validate()
+    return _solve_one(
+        problem,
+        deadline=t0 + time_limit_s,
+        seed=seed,
+        solution_limit=solution_limit,
+        first_solution=first_solution,
+        t0=t0,
+    )
+
+
+def _solve_one(
+    problem: RoutingProblem,
+    *,
+    deadline: float,
+    seed: int,
+    solution_limit: int | None,
+    first_solution: str,
+    t0: float,
+) -> RoutingResult:
+    """Pre-check, build, search and extract one solution."""
+    reasons, allowed = _prechecks(problem)
+    active = _seeded_order(sorted(allowed), seed)
+    drops = dict(reasons)
+    trips: list[RoutedTrip] = []
+    objective = 0
+    status = "NO_STOPS"
+    if active and problem.vehicles:
+        model = _build(problem, active, allowed)
+        remaining = deadline - time.perf_counter() - _EXTRACT_RESERVE_S
+        params = _search_parameters(
+            problem,
+            active,
+            time_limit_s=max(remaining, 0.001),
+            solution_limit=solution_limit,
+            first_solution=first_solution,
+        )
+        solution = model.routing.SolveWithParameters(params)
+        status = _status_name(model.routing)
+        if solution is None:
+            logger.warning("routing found no solution (%s); every stop is dropped", status)
+            drops.update(dict.fromkeys(active, "dropped"))
+        else:
+            objective = int(solution.ObjectiveValue())
+            trips = _extract(problem, model, solution)
+            served = {node for trip in trips for node in trip.nodes}
+            drops.update({node: "dropped" for node in active if node not in served})
+    elif active:
+        drops.update(dict.fromkeys(active, "dropped"))
+    return RoutingResult(
+        trips=tuple(trips),
+        drops=tuple(Drop(node, drops[node]) for node in sorted(drops)),
+        objective=objective,
+        solve_s=time.perf_counter() - t0,
+        status=status,
+    )
+
+
+def _extract(problem: RoutingProblem, model: _Model, solution: Any) -> list[RoutedTrip]:
+    """Turn the OR-Tools assignment into trips renumbered per courier in time order."""
+    routing, manager = model.routing, model.manager
+    raw: list[tuple[int, int, list[int]]] = []  # (vehicle, depot departure, nodes)
+    for o, (v, _) in enumerate(model.or_vehicles):
+        index = routing.Start(o)
+        nodes: list[int] = []
+        index = solution.Value(routing.NextVar(index))
+        while not routing.IsEnd(index):
+            nodes.append(model.nodes[manager.IndexToNode(index)])
+            index = solution.Value(routing.NextVar(index))
+        if not nodes:
+            continue
+        if model.time_dim is not None:
+            depart = int(solution.Min(model.time_dim.CumulVar(routing.Start(o))))
+        else:
+            depart = problem.vehicles[v].shift_start_s
+        raw.append((v, depart, nodes))
+    raw.sort(key=lambda r: (r[0], r[1]))
+    trips: list[RoutedTrip] = []
+    trip_no: dict[int, int] = {}
+    last_return: dict[int, int] = {}
+    for v, depart, nodes in raw:
+        trip_no[v] = trip_no.get(v, 0) + 1
+        if v in last_return:
+            # The solver keeps its trips reload_s apart; the recomputed (earliest) schedule
+            # can only be earlier, so this max is a guard, not a change.
+            depart = max(depart, last_return[v] + problem.reload_s)
+        arrivals, starts, departures, depart_s, return_s = _schedule(problem, v, nodes, depart)
+        last_return[v] = return_s
+        dist, load = _trip_stats(problem, v, nodes)
+        trips.append(
+            RoutedTrip(
+                vehicle=v,
+                trip=trip_no[v],
+                nodes=tuple(nodes),
+                arrival_s=tuple(arrivals),
+                start_s=tuple(starts),
+                departure_s=tuple(departures),
+                depart_s=depart_s,
+                return_s=return_s,
+                distance_m=dist,
+                load=load,
+            )
+        )
+    return trips
+
+
+# --------------------------------------------------------------------------------------------
+# Independent evaluator
+
+
+def check_feasible(problem: RoutingProblem, result: RoutingResult) -> list[str]:
+    """List every violation of the problem's rules by a result, recomputed without OR-Tools.
+
+    Checks capacity (on-board load with pickups, loaded at the depot), windows, shifts, times
+    and distances as reported, trips of one courier in order and ``reload_s`` apart, every stop
+    served at most once, and every stop either served or dropped exactly once.
+
+    Returns
+    -------
+    list[str]
+        One message per violation; empty if the result is feasible.
+    """
+    out: list[str] = []
+    n = problem.n_stops
+    big = problem.unreachable
+    seen: dict[int, int] = {}
+    by_vehicle: dict[int, list[RoutedTrip]] = {}
+    for ti, trip in enumerate(result.trips):
+        where = f"trip #{ti} (vehicle {trip.vehicle}, trip {trip.trip})"
+        if not 0 <= trip.vehicle < len(problem.vehicles):
+            out.append(f"{where}: no such vehicle")
+            continue
+        veh = problem.vehicles[trip.vehicle]
+        by_vehicle.setdefault(trip.vehicle, []).append(trip)
+        k = len(trip.nodes)
+        if not trip.nodes:
+            out.append(f"{where}: empty trip")
+            continue
+        if not (len(trip.arrival_s) == len(trip.start_s) == len(trip.departure_s) == k):
+            out.append(f"{where}: per-node times do not match the nodes")
+            continue
+        if any(not 1 <= node <= n for node in trip.nodes):
+            out.append(f"{where}: node outside 1..{n}: {trip.nodes}")
+            continue
+        for node in trip.nodes:
+            seen[node] = seen.get(node, 0) + 1
+        t = problem.time_s[veh.profile]
+        d = problem.distance_m[veh.profile]
+        path = [0, *trip.nodes, 0]
+        for a, b in itertools.pairwise(path):
+            if t[a, b] >= big or d[a, b] >= big:
+                out.append(f"{where}: no path from node {a} to node {b}")
+        if trip.depart_s < veh.shift_start_s:
+            out.append(f"{where}: departs at {trip.depart_s} before shift start")
+        now, prev = trip.depart_s, 0
+        for pos, node in enumerate(trip.nodes):
+            arrival = now + int(t[prev, node])
+            if trip.arrival_s[pos] != arrival:
+                out.append(f"{where}: node {node} arrival {trip.arrival_s[pos]} != {arrival}")
+            start = trip.start_s[pos]
+            if start < arrival:
+                out.append(f"{where}: node {node} starts at {start} before arrival {arrival}")
+            windows = problem.windows_s[node]
+            if windows and not any(a <= start <= b for a, b in windows):
+                out.append(f"{where}: node {node} starts at {start} outside {windows}")
+            departure = start + int(problem.service_s[node])
+            if trip.departure_s[pos] != departure:
+                out.append(f"{where}: node {node} departure {trip.departure_s[pos]} != {departure}")
+            now, prev = max(departure, trip.departure_s[pos]), node
+        back = now + int(t[prev, 0])
+        if trip.return_s < back:
+            out.append(f"{where}: return {trip.return_s} before it can be back at {back}")
+        if trip.return_s > veh.shift_end_s:
+            out.append(f"{where}: back at {trip.return_s} after shift end {veh.shift_end_s}")
+        dist = sum(int(d[a, b]) for a, b in itertools.pairwise(path))
+        if dist != trip.distance_m:
+            out.append(f"{where}: distance {trip.distance_m} != {dist}")
+        delivery = np.asarray(problem.delivery, dtype=np.int64)
+        pickup = np.asarray(problem.pickup, dtype=np.int64)
+        cap = np.asarray(veh.capacity, dtype=np.int64)
+        on_board = delivery[list(trip.nodes)].sum(axis=0)
+        peak = on_board.copy()
+        for node in trip.nodes:
+            on_board = on_board - delivery[node] + pickup[node]
+            peak = np.maximum(peak, on_board)
+        if bool(np.any(peak > cap)):
+            out.append(f"{where}: peak load {peak.tolist()} over capacity {cap.tolist()}")
+        if tuple(int(x) for x in peak) != tuple(trip.load):
+            out.append(f"{where}: reported load {trip.load} != peak {peak.tolist()}")
+    for v, trips in by_vehicle.items():
+        veh = problem.vehicles[v]
+        if len(trips) > veh.max_trips:
+            out.append(f"vehicle {v}: {len(trips)} trips > max_trips {veh.max_trips}")
+        ordered = sorted(trips, key=lambda tr: tr.depart_s)
+        if [tr.trip for tr in ordered] != list(range(1, len(trips) + 1)):
+            out.append(f"vehicle {v}: trips not numbered 1.. in time order")
+        for before, after in itertools.pairwise(ordered):
+            if after.depart_s < before.return_s + problem.reload_s:
+                out.append(
+                    f"vehicle {v}: trip {after.trip} departs at {after.depart_s}, less than "
+                    f"reload {problem.reload_s} s after trip {before.trip} is back at "
+                    f"{before.return_s}"
+                )
+    for node, count in seen.items():
+        if count > 1:
+            out.append(f"node {node} served {count} times")
+    dropped: dict[int, int] = {}
+    for drop in result.drops:
+        dropped[drop.node] = dropped.get(drop.node, 0) + 1
+        if drop.reason_code not in REASONS:
+            out.append(f"node {drop.node}: unknown reason code {drop.reason_code!r}")
+    for node, count in dropped.items():
+        if count > 1:
+            out.append(f"node {node} dropped {count} times")
+        if node in seen:
+            out.append(f"node {node} both served and dropped")
+        if not 1 <= node <= n:
+            out.append(f"dropped node {node} outside 1..{n}")
+    missing = sorted(set(range(1, n + 1)) - set(seen) - set(dropped))
+    if missing:
+        out.append(f"nodes neither served nor dropped: {missing}")
+    return out

@@ -1,0 +1,410 @@
+"""Tests of the routing engine: hand-checkable cases, reason codes, and seeded invariants."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import pytest
+
+from courier.model import REASONS
+from courier.routing import (
+    Drop,
+    RoutedTrip,
+    RoutingProblem,
+    RoutingResult,
+    Vehicle,
+    check_feasible,
+    solve,
+)
+
+BIG_CAP = (1000, 10**9, 10**9)
+UNREACHABLE = int(np.iinfo(np.int64).max // 4)
+
+
+def euclid_problem(
+    xy_m: list[tuple[float, float]],
+    vehicles: tuple[Vehicle, ...],
+    *,
+    service_s: int | list[int] = 60,
+    windows: dict[int, tuple[tuple[int, int], ...]] | None = None,
+    delivery: dict[int, tuple[int, int, int]] | None = None,
+    pickup: dict[int, tuple[int, int, int]] | None = None,
+    priority: set[int] | None = None,
+    **kwargs: object,
+) -> RoutingProblem:
+    """Build a problem on points (node 0 = depot), 1 m/s, default 1 parcel of 1 kg per stop."""
+    pts = np.asarray(xy_m, dtype=float)
+    n1 = len(pts)
+    dist = np.rint(np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1)))
+    dist = dist.astype(np.int64)
+    service = np.full(n1, service_s, dtype=np.int64) if isinstance(service_s, int) else (
+        np.asarray(service_s, dtype=np.int64)
+    )
+    service[0] = 0
+    deliv = np.zeros((n1, 3), dtype=np.int64)
+    deliv[1:] = (1, 1000, 0)
+    for node, d in (delivery or {}).items():
+        deliv[node] = d
+    pick = np.zeros((n1, 3), dtype=np.int64)
+    for node, p in (pickup or {}).items():
+        pick[node] = p
+    prio = np.zeros(n1, dtype=bool)
+    for node in priority or set():
+        prio[node] = True
+    win = [(windows or {}).get(i, ()) for i in range(n1)]
+    profiles = {v.profile for v in vehicles}
+    return RoutingProblem(
+        stop_ids=tuple(f"s{i}" for i in range(1, n1)),
+        service_s=service,
+        windows_s=tuple(win),
+        delivery=deliv,
+        pickup=pick,
+        priority=prio,
+        vehicles=vehicles,
+        time_s={p: dist.copy() for p in profiles},
+        distance_m={p: dist.copy() for p in profiles},
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def van(**kw: object) -> Vehicle:
+    base: dict[str, object] = {
+        "courier_id": "c1",
+        "profile": "van",
+        "capacity": BIG_CAP,
+        "shift_start_s": 0,
+        "shift_end_s": 100_000,
+    }
+    base.update(kw)
+    return Vehicle(**base)  # type: ignore[arg-type]
+
+
+def reasons(result: RoutingResult) -> dict[int, str]:
+    return {d.node: d.reason_code for d in result.drops}
+
+
+def assert_ok(problem: RoutingProblem, result: RoutingResult) -> None:
+    violations = check_feasible(problem, result)
+    assert violations == [], violations
+
+
+# --------------------------------------------------------------------------------------------
+# A hand-checkable line
+
+
+def line_problem() -> RoutingProblem:
+    """Depot at x=0, stops at 100..400 m on a one-way street (left costs 3x), ring road home.
+
+    Tour 1,2,3,4 costs 400 out + 400 home + 4 x 60 s service = 1040; any other order has to
+    drive left somewhere at 3 s/m and costs more.
+    """
+    x = np.array([0, 100, 200, 300, 400], dtype=np.int64)
+    dx = x[None, :] - x[:, None]
+    t = np.where(dx >= 0, dx, -3 * dx).astype(np.int64)
+    t[:, 0] = x  # the ring road back to the depot
+    p = euclid_problem([(0, 0)] * 5, (van(),))
+    return dataclasses.replace(p, time_s={"van": t}, distance_m={"van": t.copy()})
+
+
+def test_line_known_optimum() -> None:
+    p = line_problem()
+    r = solve(p, time_limit_s=2, solution_limit=100)
+    assert_ok(p, r)
+    assert r.drops == ()
+    assert len(r.trips) == 1
+    trip = r.trips[0]
+    assert trip.nodes == (1, 2, 3, 4)
+    assert trip.trip == 1
+    assert trip.arrival_s == (100, 260, 420, 580)
+    assert trip.start_s == trip.arrival_s
+    assert trip.departure_s == (160, 320, 480, 640)
+    assert (trip.depart_s, trip.return_s) == (0, 1040)
+    assert trip.distance_m == 800
+    assert trip.load == (4, 4000, 0)
+    assert r.objective == 1040
+
+
+# --------------------------------------------------------------------------------------------
+# One fixture per reason code
+
+
+def test_reason_unreachable() -> None:
+    p = euclid_problem([(0, 0), (100, 0), (200, 0)], (van(),))
+    t = np.array(p.time_s["van"])
+    t[2, 0] = UNREACHABLE  # a one-way dead end: no way back
+    p = dataclasses.replace(p, time_s={"van": t})
+    r = solve(p, time_limit_s=1)
+    assert reasons(r) == {2: "unreachable"}
+    assert_ok(p, r)
+
+
+def test_reason_too_big() -> None:
+    p = euclid_problem(
+        [(0, 0), (100, 0), (200, 0)],
+        (van(capacity=(10, 20_000, 50_000)),),
+        delivery={2: (1, 25_000, 1000)},
+    )
+    r = solve(p, time_limit_s=1)
+    assert reasons(r) == {2: "too_big"}
+    assert_ok(p, r)
+
+
+def test_reason_window_closed() -> None:
+    p = euclid_problem(
+        [(0, 0), (100, 0), (500, 0)], (van(shift_start_s=1000),), windows={2: ((0, 1200),)}
+    )
+    r = solve(p, time_limit_s=1)
+    assert reasons(r) == {2: "window_closed"}
+    assert_ok(p, r)
+
+
+def test_reason_shift_too_short() -> None:
+    # 2 x 500 s driving + 60 s service does not fit a 1000 s shift.
+    p = euclid_problem([(0, 0), (100, 0), (500, 0)], (van(shift_end_s=1000),))
+    r = solve(p, time_limit_s=1)
+    assert reasons(r) == {2: "shift_too_short"}
+    assert_ok(p, r)
+
+
+def test_reason_dropped_and_priority_first() -> None:
+    # Room for two of three one-parcel stops; the far one is a priority and must stay.
+    p = euclid_problem(
+        [(0, 0), (100, 0), (110, 0), (3000, 0)],
+        (van(capacity=(2, 10**9, 10**9)),),
+        priority={3},
+    )
+    r = solve(p, time_limit_s=1, solution_limit=200)
+    assert_ok(p, r)
+    dropped = reasons(r)
+    assert len(dropped) == 1
+    assert set(dropped.values()) == {"dropped"}
+    assert 3 not in dropped
+    assert set(REASONS) >= set(dropped.values())
+
+
+# --------------------------------------------------------------------------------------------
+# Trips, pickups, windows
+
+
+def test_capacity_forces_two_trips_with_reload() -> None:
+    p = euclid_problem(
+        [(0, 0), (100, 0), (200, 0), (0, 100), (0, 200)],
+        (van(capacity=(2, 10**9, 10**9), max_trips=3),),
+        reload_s=900,
+    )
+    r = solve(p, time_limit_s=2, solution_limit=200)
+    assert_ok(p, r)
+    assert r.drops == ()
+    assert [t.trip for t in r.trips] == [1, 2]
+    first, second = r.trips
+    assert second.depart_s >= first.return_s + 900
+    assert first.load[0] == second.load[0] == 2
+
+
+def test_two_couriers_one_trip_each_respects_shift() -> None:
+    p = euclid_problem(
+        [(0, 0), (400, 0), (0, 400)],
+        (
+            van(courier_id="a", shift_end_s=1000),
+            van(courier_id="b", shift_end_s=1000, capacity=(1, 10**9, 10**9)),
+        ),
+    )
+    r = solve(p, time_limit_s=1, solution_limit=100)
+    assert_ok(p, r)
+    assert r.drops == ()
+    assert sorted(t.vehicle for t in r.trips) == [0, 1]
+
+
+def test_pickups_loaded_on_the_way_back() -> None:
+    # 3 parcels out to node 1, 3 returns picked up at node 2, capacity 3: feasible only if
+    # node 1 comes first and nothing for node 2 is on board from the start.
+    p = euclid_problem(
+        [(0, 0), (300, 0), (100, 0)],
+        (van(capacity=(3, 10**9, 10**9)),),
+        delivery={1: (3, 3000, 0), 2: (0, 0, 0)},
+        pickup={2: (3, 3000, 0)},
+    )
+    r = solve(p, time_limit_s=1, solution_limit=100)
+    assert_ok(p, r)
+    assert r.drops == ()
+    assert [t.nodes for t in r.trips] == [(1, 2)]
+    assert r.trips[0].load == (3, 3000, 0)
+
+    # The evaluator sees the overflow of the other order.
+    t = r.trips[0]
+    swapped = dataclasses.replace(r, trips=(dataclasses.replace(t, nodes=(2, 1)),))
+    assert any("over capacity" in v for v in check_feasible(p, swapped))
+
+
+def test_mixed_pickup_delivery_cannot_underload() -> None:
+    # Pickup first then delivery: the delivery must be on board from the depot, so
+    # 2 (delivery) + 2 (pickup) > capacity 3 means the two stops need two trips.
+    p = euclid_problem(
+        [(0, 0), (100, 0), (200, 0)],
+        (van(capacity=(3, 10**9, 10**9), max_trips=2),),
+        delivery={1: (0, 0, 0), 2: (2, 0, 0)},
+        pickup={1: (2, 0, 0)},
+    )
+    r = solve(p, time_limit_s=1, solution_limit=100)
+    assert_ok(p, r)
+    assert r.drops == ()
+    assert len(r.trips) == 2 or r.trips[0].nodes == (2, 1)
+
+
+def test_several_windows_per_stop() -> None:
+    p = euclid_problem(
+        [(0, 0), (100, 0)],
+        (van(),),
+        windows={1: ((0, 50), (500, 600), (900, 1000))},
+    )
+    r = solve(p, time_limit_s=1)
+    assert_ok(p, r)
+    (trip,) = r.trips
+    assert trip.start_s == (500,)
+    assert trip.arrival_s == (500,)  # waits at the station, not at the door
+    assert trip.depart_s == 400
+
+
+def test_windows_decide_the_order() -> None:
+    p = euclid_problem(
+        [(0, 0), (100, 0), (200, 0)],
+        (van(),),
+        windows={1: ((1000, 1100),), 2: ((0, 300),)},
+    )
+    r = solve(p, time_limit_s=1)
+    assert_ok(p, r)
+    assert [t.nodes for t in r.trips] == [(2, 1)]
+
+
+def test_evaluator_flags_bad_results() -> None:
+    p = line_problem()
+    r = solve(p, time_limit_s=1, solution_limit=50)
+    t = r.trips[0]
+    twice = dataclasses.replace(r, trips=(t, dataclasses.replace(t, trip=2)))
+    msgs = check_feasible(p, twice)
+    assert any("served 2 times" in m for m in msgs)
+    assert any("reload" in m for m in msgs)
+    missing = dataclasses.replace(r, trips=())
+    assert any("neither served nor dropped" in m for m in check_feasible(p, missing))
+    both = dataclasses.replace(r, drops=(Drop(1, "dropped"),))
+    assert any("both served and dropped" in m for m in check_feasible(p, both))
+    late = RoutedTrip(**{**{f: getattr(t, f) for f in t.__slots__}, "return_s": 200_000})
+    assert any("after shift end" in m for m in check_feasible(p, dataclasses.replace(
+        r, trips=(late,))))
+
+
+def test_bad_problem_is_rejected() -> None:
+    p = euclid_problem([(0, 0), (100, 0)], (van(profile="bike"),))
+    p = dataclasses.replace(p, time_s={"van": p.time_s["bike"]})
+    with pytest.raises(ValueError, match="no time/distance matrix"):
+        solve(p, time_limit_s=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Seeded random instances
+
+
+def random_problem(seed: int, n: int = 20) -> RoutingProblem:
+    """Mixed fleet, multi-trip, windows (some split), pickups, priorities, a few dead ends."""
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(-2000, 2000, size=(n + 1, 2))
+    pts[0] = 0
+    base = np.rint(np.hypot(*(pts[:, None, :] - pts[None, :, :]).transpose(2, 0, 1)))
+    dist = base.astype(np.int64)
+    slow = (dist // 3).astype(np.int64)  # a tricycle at ~11 km/h
+    fast = (dist // 5).astype(np.int64)  # a van at ~18 km/h
+    for node in rng.choice(np.arange(1, n + 1), size=2, replace=False):
+        slow[node, 0] = UNREACHABLE  # not reachable on the tricycle's network
+    windows: list[tuple[tuple[int, int], ...]] = [()]
+    for _ in range(n):
+        kind = rng.integers(0, 3)
+        if kind == 0:
+            windows.append(())
+        elif kind == 1:
+            a = int(rng.integers(28_800, 40_000))
+            windows.append(((a, a + 3600),))
+        else:
+            a = int(rng.integers(28_800, 34_000))
+            windows.append(((a, a + 1800), (a + 7200, a + 9000)))
+    delivery = np.zeros((n + 1, 3), dtype=np.int64)
+    delivery[1:, 0] = rng.integers(0, 4, size=n)
+    delivery[1:, 1] = delivery[1:, 0] * rng.integers(200, 5000, size=n)
+    delivery[1:, 2] = delivery[1:, 0] * rng.integers(500, 20_000, size=n)
+    pickup = np.zeros((n + 1, 3), dtype=np.int64)
+    has_pick = rng.random(n) < 0.3
+    pickup[1:, 0] = np.where(has_pick, rng.integers(1, 3, size=n), 0)
+    pickup[1:, 1] = pickup[1:, 0] * 1000
+    pickup[1:, 2] = pickup[1:, 0] * 8000
+    priority = np.zeros(n + 1, dtype=bool)
+    priority[1:] = rng.random(n) < 0.1
+    service = np.zeros(n + 1, dtype=np.int64)
+    service[1:] = rng.integers(30, 300, size=n)
+    vehicles = (
+        Vehicle("t1", "tricycle", (8, 30_000, 120_000), 28_800, 43_200, max_trips=3),
+        Vehicle("t2", "tricycle", (6, 25_000, 100_000), 30_600, 45_000, max_trips=2),
+        Vehicle("v1", "van", (15, 60_000, 400_000), 28_800, 39_600, max_trips=1, fixed_cost=3600),
+    )
+    return RoutingProblem(
+        stop_ids=tuple(f"s{i}" for i in range(1, n + 1)),
+        service_s=service,
+        windows_s=tuple(windows),
+        delivery=delivery,
+        pickup=pickup,
+        priority=priority,
+        vehicles=vehicles,
+        time_s={"tricycle": slow, "van": fast},
+        distance_m={"tricycle": dist, "van": dist.copy()},
+        reload_s=600,
+    )
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_random_instances_feasible(seed: int) -> None:
+    p = random_problem(seed, n=15 + 4 * seed)  # up to 43 stops: some dropped
+    r = solve(p, time_limit_s=1, solution_limit=60)
+    assert_ok(p, r)
+    served = [node for t in r.trips for node in t.nodes]
+    dropped = [d.node for d in r.drops]
+    assert sorted(served + dropped) == list(range(1, p.n_stops + 1))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_random_instances_distance_objective_and_seeds(seed: int) -> None:
+    p = dataclasses.replace(random_problem(100 + seed), objective="distance")
+    r = solve(p, time_limit_s=1, seed=seed + 1, solution_limit=40)
+    assert_ok(p, r)
+
+
+def test_deterministic_with_solution_limit() -> None:
+    p = random_problem(7, n=30)
+    a = solve(p, time_limit_s=10, seed=3, solution_limit=15)
+    b = solve(p, time_limit_s=10, seed=3, solution_limit=15)
+    assert a.trips == b.trips
+    assert a.drops == b.drops
+    assert a.objective == b.objective
+
+
+def test_workers_is_accepted() -> None:
+    p = random_problem(11)
+    r = solve(p, time_limit_s=1, solution_limit=30, workers=2)
+    assert_ok(p, r)
+
+
+def test_time_limit_is_a_promise() -> None:
+    rng = np.random.default_rng(0)
+    n = 200
+    pts = rng.uniform(0, 5000, size=(n + 1, 2)).tolist()
+    windows = {i: ((int(a), int(a) + 7200),) for i, a in enumerate(
+        rng.integers(28_800, 50_000, size=n + 1)) if i}
+    vehicles = tuple(
+        Vehicle(f"c{k}", "van", (30, 10**9, 10**9), 28_800, 64_800, max_trips=2)
+        for k in range(10)
+    )
+    p = euclid_problem(pts, vehicles, windows=windows)
+    t0 = time.perf_counter()
+    r = solve(p, time_limit_s=2)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 2.3, elapsed
+    assert_ok(p, r)
