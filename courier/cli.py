@@ -203,6 +203,8 @@ def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
     data = report.summary(result)
     data["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     io.write_json(out / "summary.json", data)
+    report.write_report(result, data, out)
+    report.write_sort_sheets(result, out)
     if not quiet:
         _print_summary(data, demo=demo, streets_file=streets_file, out=out)
 

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import html
+import re
+import warnings
 from collections import Counter
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from courier.model import Plan
+from courier.model import REASONS, Plan, SortLine, Trip
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _version(package: str) -> str:
@@ -79,3 +88,490 @@ def summary(plan: Plan) -> dict[str, Any]:
         "station": {"lon": plan.station.lon, "lat": plan.station.lat},
         "versions": {"courier": _version("courier"), "ortools": _version("ortools")},
     }
+
+
+# --------------------------------------------------------------------------------------------
+# The station manager's one-page report and the printable sort sheets.
+#
+# Every piece of user text (ids, names, addresses, reasons) goes through ``_esc``; the pages load
+# nothing from outside (inline CSS, figures are files beside the page).
+
+# Matplotlib families that draw Chinese, tried in this order when installed; DejaVu Sans last.
+_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
+              "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC")
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                     *(f"LPT{i}" for i in range(1, 10))}
+_MANY_COURIERS = 12  # more than this and a per-courier legend is unreadable
+
+
+def _esc(text: object) -> str:
+    """Escape untrusted text for HTML text and attribute values."""
+    return html.escape(str(text), quote=True)
+
+
+def _hhmm(seconds: int) -> str:
+    # Seconds from midnight of the plan day; past midnight shows as 24:xx, 25:xx, ...
+    seconds = max(int(seconds), 0)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def _num(value: float, decimals: int = 1) -> str:
+    return f"{value:,.{decimals}f}"
+
+
+def sheet_filename(courier_id: str) -> str:
+    """Return a file-name stem for ``courier_id``: letters (any script), digits, ``_`` and ``-``.
+
+    Everything else (``/``, ``\\``, ``.``, spaces, control characters) becomes ``_``. An id that
+    had to change, or is a reserved Windows device name, gets a short hash of the original, so
+    ``a/b`` and ``a?b`` never share a file.
+    """
+    stem = re.sub(r"[^\w-]", "_", courier_id, flags=re.UNICODE)[:64]
+    if stem != courier_id or not stem or stem.upper() in _WINDOWS_RESERVED:
+        stem = f"{stem}-{hashlib.sha1(courier_id.encode('utf-8')).hexdigest()[:8]}"
+    return stem
+
+
+def _unique_names(courier_ids: Sequence[str]) -> dict[str, str]:
+    """Map each id to its sheet stem; ids equal but for case get a hash (case-blind disks)."""
+    stems = {cid: sheet_filename(cid) for cid in courier_ids}
+    folded = Counter(s.casefold() for s in stems.values())
+    for cid, stem in stems.items():
+        if folded[stem.casefold()] > 1:
+            stems[cid] = f"{stem}-{hashlib.sha1(cid.encode('utf-8')).hexdigest()[:8]}"
+    return stems
+
+
+# --------------------------------------------------------------------------------------------
+# Numbers behind the figures
+
+
+def _time_split_s(plan: Plan) -> dict[str, dict[str, int]]:
+    """Return per courier the seconds driving, in service, waiting and at the station between trips.
+
+    Service is ``departure_s - start_s`` and waiting ``start_s - arrival_s`` of every visit;
+    driving is the rest of each trip's duration. Time at the station between trips (reloading)
+    makes the four add up to the courier's working time in :func:`summary`.
+    """
+    split: dict[str, dict[str, int]] = {
+        c.courier_id: {"driving": 0, "service": 0, "waiting": 0, "station": 0} for c in plan.couriers
+    }
+    for cid in {t.courier_id for t in plan.trips} - split.keys():
+        split[cid] = {"driving": 0, "service": 0, "waiting": 0, "station": 0}
+    for trip in plan.trips:
+        row = split[trip.courier_id]
+        service = sum(v.departure_s - v.start_s for v in trip.visits)
+        waiting = sum(v.start_s - v.arrival_s for v in trip.visits)
+        row["service"] += service
+        row["waiting"] += waiting
+        row["driving"] += max(trip.duration_s - service - waiting, 0)
+    for cid, row in split.items():
+        mine = [t for t in plan.trips if t.courier_id == cid]
+        if mine:
+            span = max(t.return_s for t in mine) - min(t.depart_s for t in mine)
+            row["station"] = max(span - sum(t.duration_s for t in mine), 0)
+    return split
+
+
+def _courier_ids(plan: Plan) -> list[str]:
+    ids = [c.courier_id for c in plan.couriers]
+    extra = sorted({t.courier_id for t in plan.trips} - set(ids))
+    return ids + extra
+
+
+# --------------------------------------------------------------------------------------------
+# Figures
+
+
+def _plot_font(family_names: set[str]) -> list[str]:
+    return [f for f in _CJK_FONTS if f in family_names] + ["DejaVu Sans"]
+
+
+def _write_figures(plan: Plan, fig_dir: Path) -> list[Path]:
+    """Draw the three report figures as PNG files in ``fig_dir`` and return their paths."""
+    # Figures without pyplot: no global backend switch, no figure registry to leak into.
+    import matplotlib
+    from matplotlib import font_manager
+
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    paths: list[Path] = []
+    families = {f.name for f in font_manager.fontManager.ttflist}
+    with matplotlib.rc_context({
+        "font.family": "sans-serif",
+        "font.sans-serif": _plot_font(families),
+        "font.size": 10,
+        # Ids and names are plain text: "$x$" in a courier id must not become mathtext.
+        "text.parse_math": False,
+        "svg.hashsalt": "courier",
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+    }), warnings.catch_warnings():
+        # Without a CJK font a Chinese id draws as boxes: a cosmetic loss, not an error.
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        for name, draw in (("workload.png", _fig_workload), ("arrivals.png", _fig_arrivals),
+                           ("load.png", _fig_load)):
+            fig = draw(plan)
+            path = fig_dir / name
+            fig.savefig(path, dpi=110, metadata={"Software": None})
+            paths.append(path)
+    return paths
+
+
+def _fig_workload(plan: Plan) -> Figure:
+    from matplotlib.figure import Figure
+
+    split = _time_split_s(plan)
+    ids = _courier_ids(plan)
+    n = max(len(ids), 1)
+    fig = Figure(figsize=(min(max(4.8, 0.45 * n + 2.6), 11.0), 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    parts = (("driving", "driving", "#4c78a8"), ("service", "service at the door", "#59a14f"),
+             ("waiting", "waiting for a window", "#f28e2b"),
+             ("station", "at the station between trips", "#bab0ac"))
+    bottom = [0.0] * len(ids)
+    x = list(range(len(ids)))
+    for key, label, colour in parts:
+        hours = [split[cid][key] / 3600 for cid in ids]
+        if key == "station" and not any(hours):
+            continue
+        ax.bar(x, hours, bottom=bottom, color=colour, label=label, width=0.7)
+        bottom = [b + h for b, h in zip(bottom, hours, strict=True)]
+    ax.set_xticks(x, ids, rotation=90 if len(ids) > 8 else 0, fontsize=8 if len(ids) > 8 else 10)
+    ax.set_ylabel("hours")
+    ax.set_title("Workload per courier")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    if not ids:
+        ax.text(0.5, 0.5, "no couriers", transform=ax.transAxes, ha="center")
+    return fig
+
+
+def _fig_arrivals(plan: Plan) -> Figure:
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    ids = [cid for cid in _courier_ids(plan) if any(t.courier_id == cid for t in plan.trips)]
+    arrivals = {cid: [v.arrival_s / 3600 for t in plan.trips if t.courier_id == cid for v in t.visits]
+                for cid in ids}
+    every = [a for values in arrivals.values() for a in values]
+    fig = Figure(figsize=(9.6, 3.2), layout="constrained")
+    ax = fig.add_subplot()
+    if every:
+        first, last = int(min(every)), int(max(every)) + 1
+        bins = list(range(first, last + 1))
+        if len(ids) <= _MANY_COURIERS:
+            # tab10 keeps neighbours apart; tab20 pairs a dark and a light shade of one hue.
+            cmap = matplotlib.colormaps["tab10" if len(ids) <= 10 else "tab20"]
+            ax.hist([arrivals[cid] for cid in ids], bins=bins, stacked=True, label=ids,
+                    color=[cmap(i) for i in range(len(ids))], rwidth=0.9)
+            ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8,
+                      title="courier")
+        else:
+            ax.hist(every, bins=bins, color="#4c78a8", rwidth=0.9)
+        ax.set_xticks(bins, [f"{h:02d}:00" for h in bins], fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no stops routed", transform=ax.transAxes, ha="center")
+    ax.set_xlabel("arrival time (hour of the day)")
+    ax.set_ylabel("stops")
+    ax.set_title("Arrivals over the day")
+    return fig
+
+
+def _fig_load(plan: Plan) -> Figure:
+    from matplotlib.figure import Figure
+
+    capacity = {c.courier_id: c.capacity_parcels for c in plan.couriers}
+    order = {cid: i for i, cid in enumerate(_courier_ids(plan))}
+    trips = sorted(plan.trips, key=lambda t: (order[t.courier_id], t.trip))
+    n = max(len(trips), 1)
+    fig = Figure(figsize=(min(max(4.8, 0.35 * n + 2.6), 11.0), 3.6), layout="constrained")
+    ax = fig.add_subplot()
+    x = list(range(len(trips)))
+    ax.bar(x, [t.load_parcels for t in trips], color="#4c78a8", width=0.7, label="parcels on the trip")
+    caps = [(i, capacity[t.courier_id]) for i, t in enumerate(trips) if t.courier_id in capacity]
+    if caps:
+        # A short line across each bar: it stays one bar wide however many trips there are.
+        ax.hlines([c for _, c in caps], [i - 0.42 for i, _ in caps], [i + 0.42 for i, _ in caps],
+                  colors="#e15759", linewidths=2.5, zorder=3, label="courier's capacity")
+    labels = [f"{t.courier_id} T{t.trip}" for t in trips]
+    ax.set_xticks(x, labels, rotation=90 if len(trips) > 6 else 0,
+                  fontsize=8 if len(trips) > 6 else 10)
+    ax.set_ylabel("parcels")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Load per trip")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
+    if not trips:
+        ax.text(0.5, 0.5, "no trips", transform=ax.transAxes, ha="center")
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# The report page
+
+_REPORT_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",sans-serif;margin:0 auto;
+max-width:1100px;padding:16px 24px;color:#222;line-height:1.35}
+h1{font-size:1.6em;margin:0 0 4px}h2{font-size:1.15em;margin:22px 0 8px;border-bottom:1px solid #ddd}
+.sub{color:#666;margin:0 0 12px}
+.kpis{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px}
+.kpi{border:1px solid #ddd;border-radius:6px;padding:8px 10px;background:#fafafa}
+.kpi b{display:block;font-size:1.5em}.kpi span{color:#555;font-size:.85em}
+.kpi.warn{border-color:#e15759;background:#fff3f3}
+table{border-collapse:collapse;width:100%;font-size:.92em}
+th,td{border-bottom:1px solid #e3e3e3;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f3f3f3}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:8px;align-items:start}
+.figs img{max-width:100%;height:auto;display:block}.figs img.wide{grid-column:1/-1}
+.small{font-size:.85em;color:#555}
+@media print{body{max-width:none;padding:0}.kpi{background:none}}
+"""
+
+
+def write_report(plan: Plan, summary: dict[str, Any], out_dir: Path) -> Path:
+    """Write the station manager's one-page ``report.html`` and its PNG figures; return the page.
+
+    The numbers come from ``summary`` (the output of :func:`summary`); the figures
+    (``figures/workload.png``, ``arrivals.png``, ``load.png``) and the courier table from the plan.
+
+    Parameters
+    ----------
+    plan
+        The plan to report on.
+    summary
+        ``summary(plan)``, possibly with the CLI's measured ``timings_s``.
+    out_dir
+        Folder for ``report.html`` and ``figures/``; created if missing.
+    """
+    from courier.io import write_text
+
+    figures = _write_figures(plan, out_dir / "figures")
+    page = _report_html(plan, summary, [f"figures/{p.name}" for p in figures])
+    path = out_dir / "report.html"
+    write_text(path, page)
+    return path
+
+
+def _kpi(value: str, label: str, *, warn: bool = False) -> str:
+    cls = "kpi warn" if warn else "kpi"
+    return f'<div class="{cls}"><b>{_esc(value)}</b><span>{_esc(label)}</span></div>'
+
+
+def _report_html(plan: Plan, summary: dict[str, Any], figures: Sequence[str]) -> str:
+    parcels = summary["parcels"]
+    totals = summary["totals"]
+    by_reason: dict[str, int] = summary.get("unassigned_by_reason", {})
+    km = totals["distance_m"] / 1000
+    hours = totals["duration_s"] / 3600
+    kpis = [
+        _kpi(f"{parcels['planned']:,}", "parcels planned"),
+        _kpi(f"{parcels['unassigned']:,}", "parcels unassigned", warn=parcels["unassigned"] > 0),
+        _kpi(f"{parcels['rejected']:,}", "input rows rejected", warn=parcels["rejected"] > 0),
+        _kpi(f"{totals['couriers_used']} / {totals['couriers']}", "couriers used"),
+        _kpi(f"{totals['trips']:,}", "trips"),
+        _kpi(_num(km), "km driven"),
+        _kpi(_num(hours), "courier hours"),
+        _kpi(_num(totals["parcels_per_courier_hour"]), "parcels per courier-hour"),
+        _kpi(f"{totals['on_time_share'] * 100:.1f} %", "stops on time",
+             warn=totals["on_time_share"] < 1.0),
+        _kpi(f"{totals['balance_max_over_mean']:.2f} / {totals['balance_min_over_mean']:.2f}",
+             "balance: longest / shortest day over mean"),
+    ]
+    check = ("adds up" if parcels.get("adds_up")
+             else "does NOT add up: check rejects.csv and unassigned.csv")
+    intro = (f"{parcels['input']:,} input parcels = {parcels['planned']:,} planned + "
+             f"{parcels['unassigned']:,} unassigned + {parcels['rejected']:,} rejected ({check}).")
+
+    reasons_text: dict[str, str] = {}
+    for u in plan.unassigned:
+        reasons_text.setdefault(u.reason_code, u.reason)
+    if by_reason:
+        rows = "".join(
+            f"<tr><td>{_esc(code)}</td><td class=n>{count:,}</td>"
+            f"<td>{_esc(reasons_text.get(code) or REASONS.get(code, ''))}</td></tr>"
+            for code, count in by_reason.items()
+        )
+        unassigned = ("<table><thead><tr><th>reason</th><th class=n>parcels</th><th>meaning</th>"
+                      f"</tr></thead><tbody>{rows}</tbody></table>"
+                      "<p class=small>Every unassigned parcel is listed in unassigned.csv.</p>")
+    else:
+        unassigned = "<p>Every valid parcel is planned.</p>"
+
+    trips_of: dict[str, list[Trip]] = {}
+    for t in plan.trips:
+        trips_of.setdefault(t.courier_id, []).append(t)
+    names = {c.courier_id: c.name for c in plan.couriers}
+    table_rows = []
+    for row in summary["couriers"]:
+        cid = row["courier_id"]
+        mine = trips_of.get(cid, [])
+        first = _hhmm(min(t.depart_s for t in mine)) if mine else "–"
+        last = _hhmm(max(t.return_s for t in mine)) if mine else "–"
+        table_rows.append(
+            f"<tr><td>{_esc(cid)}</td><td>{_esc(names.get(cid, ''))}</td>"
+            f"<td>{_esc(row.get('vehicle', ''))}</td>"
+            f"<td class=n>{row['trips']}</td><td class=n>{row['stops']}</td>"
+            f"<td class=n>{row['parcels']}</td><td class=n>{_num(row['distance_m'] / 1000)}</td>"
+            f"<td class=n>{_num(row['duration_s'] / 3600, 2)}</td>"
+            f"<td class=n>{first}</td><td class=n>{last}</td></tr>"
+        )
+    couriers = (
+        "<table><thead><tr><th>courier</th><th>name</th><th>vehicle</th><th class=n>trips</th>"
+        "<th class=n>stops</th><th class=n>parcels</th><th class=n>km</th><th class=n>hours</th>"
+        "<th class=n>first departure</th><th class=n>last return</th></tr></thead>"
+        f"<tbody>{''.join(table_rows)}</tbody></table>"
+        "<p class=small>Hours run from the first departure to the last return, reloads included."
+        "</p>"
+    )
+    alts = {"workload.png": "Workload per courier: driving, service and waiting hours",
+            "arrivals.png": "Arrivals over the day, stops per hour",
+            "load.png": "Parcels per trip against each courier's capacity"}
+    # The two bar charts side by side, the arrivals over the day below them at full width.
+    order = {"workload.png": 0, "load.png": 1, "arrivals.png": 2}
+    imgs = "".join(
+        f'<img src="{_esc(src)}" alt="{_esc(alts.get(base, src))}"'
+        f'{" class=wide" if base == "arrivals.png" else ""}>'
+        for src, base in sorted(((f, f.rsplit("/", 1)[-1]) for f in figures),
+                                key=lambda fb: order.get(fb[1], 9))
+    )
+    station = _esc(plan.station.name)
+    meta = (f"seed {_esc(summary.get('seed', plan.seed))} · streets "
+            f"{_esc(summary.get('streets', plan.streets_source) or '–')} · courier "
+            f"{_esc(summary.get('versions', {}).get('courier', '?'))}")
+    return (
+        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>Delivery plan – {station}</title><style>{_REPORT_CSS}</style></head><body>"
+        f"<h1>Delivery plan – {station}</h1><p class=sub>{_esc(intro)}</p>"
+        f"<div class=kpis>{''.join(kpis)}</div>"
+        f"<h2>Not planned</h2>{unassigned}"
+        f"<h2>Couriers</h2>{couriers}"
+        f"<h2>Figures</h2><div class=figs>{imgs}</div>"
+        f"<p class=small>{meta}</p></body></html>\n"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Sort sheets
+
+_SHEET_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK SC",
+sans-serif;margin:0 auto;max-width:900px;padding:12px 20px;color:#000}
+h1{font-size:28px;margin:0 0 4px}.how{font-size:15px;margin:6px 0 14px;padding:8px 10px;
+border:1px solid #999;background:#f6f6f6}
+h2{font-size:24px;margin:26px 0 6px;border-top:3px solid #000;padding-top:8px}
+.order{font-size:15px;margin:0 0 10px}
+.bag{page-break-inside:avoid;break-inside:avoid;border:2px solid #000;margin:0 0 14px;padding:8px 12px}
+.label{font-size:56px;font-weight:800;line-height:1.1;margin:0 0 8px;overflow-wrap:anywhere}
+table{border-collapse:collapse;width:100%;font-size:16px;table-layout:fixed}
+th,td{border:1px solid #777;padding:4px 6px;text-align:left;vertical-align:top}
+col.box{width:34px}col.pos{width:104px}col.pid{width:30%}col.seq{width:64px}
+td.pos,td.pid{font-size:20px;font-weight:700;overflow-wrap:anywhere}
+thead{display:table-header-group}th{white-space:nowrap}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.box{width:28px}.addr{overflow-wrap:anywhere}
+.pickups{page-break-inside:avoid;break-inside:avoid;border:2px dashed #000;padding:8px 12px;
+margin:0 0 14px}.pickups h3{font-size:24px;margin:0 0 6px}
+@page{size:A4;margin:12mm 12mm 14mm 12mm}
+@media print{body{max-width:none;padding:0}.how{background:none}
+h2{page-break-before:auto;break-after:avoid}.trip{page-break-before:always;break-before:page}
+.trip:first-of-type{page-break-before:auto;break-before:auto}}
+"""
+
+_SHEET_HOW = (
+    "<b>How to pack.</b> One block below is one bag. Put the parcels into the bag in the order of "
+    "the table: <b>load position 1 goes in first</b> (it is for the trip's last stop and ends at the "
+    "bottom); the highest number goes in last and sits on top (the first stop). Then load the "
+    "vehicle with the highest bag number first and bag 1 last, nearest the door. Pickups are not "
+    "packed: the courier collects them on the way."
+)
+
+
+def write_sort_sheets(plan: Plan, out_dir: Path) -> list[Path]:
+    """Write one printable HTML sort sheet per courier to ``out_dir/sheets/``; return the paths.
+
+    Files are ``sort-<courier id>.html`` with the id made safe by :func:`sheet_filename`. A
+    sheet groups the courier's parcels by trip, then bag, with a big bag label per block and
+    the parcels in load order (load position 1 first into the bag); pickups of each trip are
+    listed apart, to be collected on the way.
+    """
+    from courier.io import write_text
+
+    ids = [c.courier_id for c in plan.couriers]
+    ids += sorted({s.courier_id for s in plan.sort_lines} - set(ids))
+    stems = _unique_names(ids)
+    sheets = out_dir / "sheets"
+    paths = []
+    for cid in ids:
+        path = sheets / f"sort-{stems[cid]}.html"
+        write_text(path, _sheet_html(plan, cid))
+        paths.append(path)
+    return paths
+
+
+def _sheet_html(plan: Plan, courier_id: str) -> str:
+    courier = next((c for c in plan.couriers if c.courier_id == courier_id), None)
+    parcels = {p.parcel_id: p for p in plan.parcels}
+    stops = {s.stop_id: s for s in plan.stops}
+    trips = {t.trip: t for t in plan.trips if t.courier_id == courier_id}
+    lines = [s for s in plan.sort_lines if s.courier_id == courier_id]
+
+    def address(line: SortLine) -> str:
+        parcel = parcels.get(line.parcel_id)
+        stop = stops.get(line.stop_id)
+        return (parcel.address if parcel and parcel.address else stop.address if stop else "")
+
+    who = _esc(courier_id)
+    name = f" – {_esc(courier.name)}" if courier and courier.name else ""
+    vehicle = f" · {_esc(courier.vehicle)}" if courier else ""
+    delivered = [s for s in lines if s.bag > 0]
+    n_bags = len({(s.trip, s.bag) for s in delivered})
+    head = (f"<h1>Sort sheet {who}{name}</h1>"
+            f"<p class=order>{len(trips)} trip(s){vehicle} · {len(delivered)} parcel(s) in "
+            f"{n_bags} bag(s) · {len(lines) - len(delivered)} pickup(s)</p>"
+            f"<p class=how>{_SHEET_HOW}</p>")
+    body = []
+    for trip_no in sorted({s.trip for s in lines} | trips.keys()):
+        trip = trips.get(trip_no)
+        mine = [s for s in lines if s.trip == trip_no]
+        bags = sorted({s.bag for s in mine if s.bag > 0})
+        when = (f"departs {_hhmm(trip.depart_s)}, back {_hhmm(trip.return_s)} · "
+                f"{len(trip.visits)} stop(s) · " if trip else "")
+        load = (" · load the vehicle: " + ", ".join(f"bag {b}" for b in reversed(bags))
+                if len(bags) > 1 else "")
+        blocks = [f"<h2>Trip {trip_no}</h2><p class=order>{when}"
+                  f"{sum(1 for s in mine if s.bag > 0)} parcels in {len(bags)} bag(s){load}</p>"]
+        for bag in bags:
+            in_bag = sorted((s for s in mine if s.bag == bag), key=lambda s: s.load_position)
+            rows = "".join(
+                f"<tr><td class=box>☐</td><td class='n pos'>{s.load_position}</td>"
+                f"<td class=pid>{_esc(s.parcel_id)}</td><td class=n>{s.seq}</td>"
+                f"<td class=addr>{_esc(address(s))}</td></tr>"
+                for s in in_bag
+            )
+            blocks.append(
+                f'<section class=bag><div class=label>{who} · Trip {trip_no} · Bag {bag}</div>'
+                "<table><colgroup><col class=box><col class=pos><col class=pid><col class=seq><col>"
+                "</colgroup><thead><tr><th>✓</th><th class=n>load pos.</th><th>parcel</th>"
+                f"<th class=n>stop</th><th>address</th></tr></thead><tbody>{rows}</tbody></table>"
+                f"<p class=order>{len(in_bag)} parcel(s)</p></section>"
+            )
+        pickups = sorted((s for s in mine if s.bag == 0), key=lambda s: (s.seq, s.parcel_id))
+        if pickups:
+            rows = "".join(
+                f"<tr><td class=box>☐</td><td class=n>{s.seq}</td><td class=pid>{_esc(s.parcel_id)}</td>"
+                f"<td class=addr>{_esc(address(s))}</td></tr>"
+                for s in pickups
+            )
+            blocks.append(
+                f"<section class=pickups><h3>{who} · Trip {trip_no} · collect on the way</h3>"
+                "<table><colgroup><col class=box><col class=seq><col class=pid><col></colgroup>"
+                "<thead><tr><th>✓</th><th class=n>stop</th><th>parcel</th>"
+                f"<th>address</th></tr></thead><tbody>{rows}</tbody></table></section>"
+            )
+        body.append(f"<div class=trip>{''.join(blocks)}</div>")
+    if not body:
+        body.append("<p class=order>No parcels for this courier today.</p>")
+    return (
+        "<!DOCTYPE html>\n<html><head><meta charset=utf-8>"
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>Sort sheet {who}</title><style>{_SHEET_CSS}</style></head><body>"
+        f"{head}{''.join(body)}</body></html>\n"
+    )

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from courier.cli import app
 
 OUTPUTS = ("sort_plan.csv", "stops.csv", "routes.geojson", "unassigned.csv", "rejects.csv",
-           "summary.json", "maps/overview.html")
+           "summary.json", "maps/overview.html", "report.html", "districts.geojson")
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -1,0 +1,903 @@
+"""HTML route maps: one per courier (for a phone, offline) and one overview of the station.
+
+This is the only module that imports folium. folium builds the page, the map and its tiles;
+everything else (routes, stops, popups, the stop list, layers) is drawn by a small script of
+this module from one JSON argument, put into the page *without* going through folium's
+templates. Two reasons for user text, both checked by the tests:
+
+- folium's ``Popup``/``Tooltip`` insert raw HTML (a note ``<img onerror=...>`` would run), and
+  ``Popup`` puts it inside a JavaScript template literal, where ``${...}`` runs as code.
+- branca renders the output of every ``MacroElement`` a second time as a Jinja template, so a
+  layer name or popup holding ``{{ ... }}`` is evaluated by Jinja on the planning machine.
+
+and one for size: folium validates every coordinate in Python and Jinja re-parses the output,
+which took 18 s for an overview of 300 couriers with 900k path points; as delta-encoded JSON
+it takes ~4 s.
+
+The pages load nothing from the internet but map tiles: folium's CDN links (Leaflet, jQuery,
+Bootstrap, Font Awesome, awesome-markers) are dropped and Leaflet's own JS and CSS are inlined
+from the ``django-js-lib-leaflet`` package (plain files, no Django needed). Markers are DivIcons,
+so no marker images are needed either.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import html
+import importlib.resources
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import folium
+import numpy as np
+import xyzservices
+from branca.element import Element, Figure
+
+from courier.coords import wgs84_to_gcj02
+from courier.model import Parcel, Plan, Stop, Trip, Visit, Window
+
+if TYPE_CHECKING:
+    import geopandas
+
+Tiles = Literal["osm", "amap", "none"]
+
+__all__ = ["courier_map", "mask_phone", "overview_map", "safe_filename", "write_maps"]
+
+# Tile sources. The attributions are the ones the providers ask for; they are fixed strings.
+_TILES: dict[str, dict[str, Any]] = {
+    "osm": {
+        "url": "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        "attr": "© OpenStreetMap contributors",
+        "max_zoom": 19,
+    },
+    "amap": {
+        "url": (
+            "https://webrd0{s}.is.autonavi.com/appmaptile"
+            "?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
+        ),
+        "attr": "© AutoNavi / Amap",
+        "max_zoom": 18,
+        "subdomains": "1234",
+    },
+}
+
+# Colours that stay distinct from each other and readable on light tiles and on no tiles.
+_PALETTE = (
+    "#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+    "#bcbd22", "#393b79", "#637939", "#843c39", "#7b4173", "#3182bd", "#e6550d", "#31a354",
+    "#756bb1", "#636363", "#a55194", "#6b6ecf",
+)
+_DECIMALS = 6  # ~0.1 m: enough for a map, and keeps large overview pages small
+
+
+# --------------------------------------------------------------------------------------------
+# Escaping and formatting
+
+
+def _esc(text: object) -> str:
+    """Escape untrusted text for HTML text and attribute values."""
+    return html.escape(str(text), quote=True)
+
+
+def _js_data(obj: object) -> str:
+    """Serialise ``obj`` as JSON that is safe inside a ``<script>`` element.
+
+    ``<``, ``>`` and ``&`` only occur inside JSON strings, so replacing them by their ``\\u``
+    escapes keeps the value and makes ``</script>`` or ``<!--`` in user text harmless.
+    """
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for raw, escaped in (
+        ("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+        ("\u2028", "\\u2028"), ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(raw, escaped)
+    return text
+
+
+def _hhmm(seconds: int) -> str:
+    # Times are seconds from midnight of the plan day; past midnight shows as 24:xx, 25:xx, ...
+    seconds = max(int(seconds), 0)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def _windows_text(windows: Sequence[Window]) -> str:
+    if not windows:
+        return "any time"
+    return ", ".join(f"{_hhmm(a)}–{_hhmm(b)}" for a, b in windows)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def mask_phone(phone: str) -> str:
+    """Return ``phone`` with its middle digits hidden: ``13812345678`` -> ``138****5678``."""
+    p = "".join(phone.split())
+    if len(p) >= 8:
+        return p[:3] + "*" * (len(p) - 7) + p[-4:]
+    if len(p) > 2:
+        return "*" * (len(p) - 2) + p[-2:]
+    return "*" * len(p)
+
+
+def safe_filename(courier_id: str) -> str:
+    """Return a file-name stem for ``courier_id`` that is safe on every file system.
+
+    Only ASCII letters, digits, ``_`` and ``-`` are kept. An id that had to change gets a short
+    hash of the original, so two ids that sanitise alike (``a/b``, ``a?b``) never share a file.
+    """
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", courier_id)[:64]
+    if stem != courier_id or not stem:
+        stem = f"{stem}-{hashlib.sha1(courier_id.encode('utf-8')).hexdigest()[:8]}"
+    return stem
+
+
+def _check_tiles(tiles: str) -> None:
+    if tiles not in ("osm", "amap", "none"):
+        raise ValueError(f"tiles={tiles!r} is not one of 'osm', 'amap', 'none'")
+
+
+# --------------------------------------------------------------------------------------------
+# Coordinates
+
+
+def _project(tiles: str, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return display lon/lat arrays: GCJ-02 on Amap tiles (they are drawn in it), else WGS-84."""
+    lon_a = np.atleast_1d(np.asarray(lon, dtype=np.float64))
+    lat_a = np.atleast_1d(np.asarray(lat, dtype=np.float64))
+    if tiles == "amap":
+        return wgs84_to_gcj02(lon_a, lat_a)
+    return lon_a, lat_a
+
+
+def _latlon(tiles: str, lonlat: Sequence[tuple[float, float]]) -> np.ndarray:
+    """Return display points as an (n, 2) array of (lat, lon), rounded to ``_DECIMALS``."""
+    arr = np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
+    x, y = _project(tiles, arr[:, 0], arr[:, 1])
+    return np.round(np.column_stack([y, x]), _DECIMALS)
+
+
+def _point(tiles: str, lon: float, lat: float) -> tuple[float, float]:
+    """Return one display point as (lat, lon), the order Leaflet wants."""
+    lat_lon = _latlon(tiles, [(lon, lat)])[0]
+    return float(lat_lon[0]), float(lat_lon[1])
+
+
+def _encode(latlon: np.ndarray) -> list[int]:
+    """Return a path as flat integer micro-degree deltas: [lat0, lon0, dlat1, dlon1, ...].
+
+    Street paths are most of an overview page; deltas of neighbouring OSM nodes are a few
+    hundred micro-degrees, about a third of the bytes of plain coordinates.
+    """
+    if len(latlon) == 0:
+        return []
+    micro = np.rint(latlon * 10**_DECIMALS).astype(np.int64)
+    micro[1:] = np.diff(micro, axis=0)
+    return [int(v) for v in micro.ravel()]
+
+
+def _arrows(latlon: np.ndarray, *, max_arrows: int = 30) -> list[list[float]]:
+    """Return [lat, lon, bearing_deg] of direction arrows spread evenly along a path.
+
+    The spacing grows with the path so a long trip gets at most ``max_arrows`` markers, but
+    never falls under 120 m, where arrows would hide the street.
+    """
+    if len(latlon) < 2:
+        return []
+    pts = latlon
+    # Local equirectangular metres: exact enough over a delivery district, and angles in it
+    # match the (conformal) Web Mercator screen, so the arrows point along the drawn line.
+    k = math.cos(math.radians(float(pts[:, 0].mean())))
+    dy = np.diff(pts[:, 0]) * 111_320.0
+    dx = np.diff(pts[:, 1]) * 111_320.0 * k
+    seg = np.hypot(dx, dy)
+    total = float(seg.sum())
+    if total <= 0:
+        return []
+    spacing = max(total / max_arrows, 120.0)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    out: list[list[float]] = []
+    d = spacing / 2
+    while d < total:
+        i = min(max(int(np.searchsorted(cum, d, side="right")) - 1, 0), len(seg) - 1)
+        if seg[i] > 0:
+            f = (d - cum[i]) / seg[i]
+            lat = pts[i, 0] + f * (pts[i + 1, 0] - pts[i, 0])
+            lon = pts[i, 1] + f * (pts[i + 1, 1] - pts[i, 1])
+            bearing = math.degrees(math.atan2(dx[i], dy[i])) % 360
+            out.append([round(float(lat), _DECIMALS), round(float(lon), _DECIMALS),
+                        round(bearing, 1)])
+        d += spacing
+    return out
+
+
+def _simplify(latlon: np.ndarray, tolerance_deg: float) -> np.ndarray:
+    """Return the path without the points a line drawn on screen does not need."""
+    import shapely
+
+    if len(latlon) < 3:
+        return latlon
+    line = shapely.simplify(shapely.linestrings(latlon), tolerance_deg, preserve_topology=False)
+    return np.asarray(shapely.get_coordinates(line), dtype=np.float64)
+
+
+def _bounds(chunks: Iterable[np.ndarray]) -> list[list[float]] | None:
+    arrays = [c for c in chunks if len(c)]
+    if not arrays:
+        return None
+    pts = np.concatenate(arrays)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    return [[float(lo[0]), float(lo[1])], [float(hi[0]), float(hi[1])]]
+
+
+# --------------------------------------------------------------------------------------------
+# Page assembly
+
+
+class _Verbatim(Element):
+    """A fixed string that renders as itself: no Jinja pass, unlike ``branca.Element``."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs: Any) -> str:
+        return self._text
+
+
+class _Inject(Element):
+    """Add strings to the page's body and final script.
+
+    Added as the map's last child, its script runs after folium has declared the map, so it
+    can refer to it by its variable name.
+    """
+
+    def __init__(self, *, body: str = "", script: str = "") -> None:
+        super().__init__()
+        self._body, self._script = body, script
+
+    def render(self, **kwargs: Any) -> str:
+        figure = self.get_root()
+        assert isinstance(figure, Figure)
+        name = self.get_name()
+        if self._body:
+            figure.html.add_child(_Verbatim(self._body), name=name + "_body")
+        if self._script:
+            figure.script.add_child(_Verbatim(self._script), name=name + "_script")
+        return ""
+
+
+def _no_close_tag(text: str, tag: str) -> str:
+    # An inlined asset must not end its own <script>/<style> element early.
+    return re.sub(rf"</({tag})", r"<\\/\1", text, flags=re.IGNORECASE)
+
+
+@functools.cache
+def _leaflet_assets() -> tuple[str, str]:
+    """Return Leaflet's JS and CSS as text, the CSS's images inlined as data: URIs."""
+    try:
+        root = importlib.resources.files("js_lib_leaflet") / "static" / "js_lib_leaflet"
+        js = (root / "leaflet.js").read_text(encoding="utf-8")
+        css = (root / "leaflet.css").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError) as exc:
+        raise ImportError(
+            "courier's maps inline Leaflet from the 'django-js-lib-leaflet' package "
+            "(no Django needed): pip install 'django-js-lib-leaflet>=1.9.4,<2'"
+        ) from exc
+
+    def data_uri(match: re.Match[str]) -> str:
+        png = (root / "images" / match.group(1)).read_bytes()
+        return "url(data:image/png;base64," + base64.b64encode(png).decode("ascii") + ")"
+
+    # A relative url(images/...) would be fetched next to the HTML file and fail there.
+    css = re.sub(r"url\(['\"]?images/([\w.-]+\.png)['\"]?\)", data_uri, css)
+    return _no_close_tag(js, "script"), _no_close_tag(css, "style")
+
+
+def _base_map(tiles: str, center: tuple[float, float], title: str) -> folium.Map:
+    """Return a folium map with the chosen tiles and no CDN links, Leaflet inlined."""
+    m = folium.Map(location=list(center), zoom_start=15, tiles=None, control_scale=True)
+    # folium would add <script src=CDN> for Leaflet, jQuery, Bootstrap and awesome-markers.
+    m.default_js = []
+    m.default_css = []
+    if tiles != "none":
+        spec = _TILES[tiles]
+        # A TileProvider, not a URL: folium would search all of xyzservices' providers for a
+        # URL string first, which costs more than drawing the whole page.
+        provider = xyzservices.TileProvider(
+            name=tiles, url=spec["url"], attribution=spec["attr"],
+            html_attribution=html.escape(spec["attr"]), max_zoom=spec["max_zoom"],
+            **({"subdomains": spec["subdomains"]} if "subdomains" in spec else {}),
+        )
+        folium.TileLayer(tiles=provider, name=tiles, control=False).add_to(m)
+    js, css = _leaflet_assets()
+    figure = m.get_root()
+    assert isinstance(figure, Figure)
+    figure.title = _esc(title)  # rendered once, without a second template pass
+    figure.header.add_child(
+        _Verbatim(f"<style>{css}</style>\n<style>{_PAGE_CSS}</style>\n<script>{js}</script>"),
+        name="courier_leaflet",
+    )
+    return m
+
+
+def _finish(m: folium.Map, *, body: str, function: str, data: dict[str, Any]) -> str:
+    """Return the page: folium's map, then our body HTML and one call with the page's data."""
+    call = f"{function}({m.get_name()}, {_js_data(data)});"
+    m.add_child(_Inject(body=body, script=_RUNTIME_JS + "\n" + call))
+    return str(m.get_root().render())
+
+
+# --------------------------------------------------------------------------------------------
+# Content
+
+
+class _Index:
+    """Stops and parcels by id, built once per plan (write_maps draws many pages from it)."""
+
+    def __init__(self, plan: Plan) -> None:
+        self.stops = {s.stop_id: s for s in plan.stops}
+        self.parcels = {p.parcel_id: p for p in plan.parcels}
+        self.trips: dict[str, list[Trip]] = {}
+        for t in plan.trips:
+            self.trips.setdefault(t.courier_id, []).append(t)
+        for trips in self.trips.values():
+            trips.sort(key=lambda t: t.trip)
+
+    def stop(self, courier_id: str, trip: Trip, visit: Visit) -> Stop:
+        stop = self.stops.get(visit.stop_id)
+        if stop is None:
+            raise ValueError(
+                f"trip {trip.trip} of courier {courier_id!r} visits stop {visit.stop_id!r}, "
+                "which is not in plan.stops"
+            )
+        return stop
+
+
+def _station_popup(plan: Plan) -> str:
+    st = plan.station
+    return f"<div class='cm-pop'><b>{_esc(st.name or 'station')}</b><br>Station</div>"
+
+
+def _links(stop: Stop) -> str:
+    g_lon, g_lat = wgs84_to_gcj02(stop.lon, stop.lat)
+    geo = f"geo:{stop.lat:.6f},{stop.lon:.6f}"  # geo: URIs are WGS-84 by definition
+    amap = f"https://uri.amap.com/marker?position={float(g_lon):.6f},{float(g_lat):.6f}"
+    return (
+        f"<div class='cm-links'><a href='{_esc(geo)}'>Open in maps app</a>"
+        f"<a href='{_esc(amap)}' target='_blank' rel='noopener noreferrer'>Amap</a></div>"
+    )
+
+
+def _stop_popup(n: int, trip: Trip, visit: Visit, stop: Stop, parcels: dict[str, Parcel]) -> str:
+    arrive = _hhmm(visit.arrival_s)
+    if visit.start_s > visit.arrival_s:
+        arrive += f" (hand over from {_hhmm(visit.start_s)})"
+    rows = []
+    for pid in stop.parcel_ids:
+        p = parcels.get(pid)
+        who = ""
+        if p is not None and (p.recipient or p.phone):
+            phone = f" · {_esc(mask_phone(p.phone))}" if p.phone else ""
+            who = f" — {_esc(p.recipient)}{phone}"
+        note = (f"<div class='cm-note'>{_esc(p.notes)}</div>"
+                if p is not None and p.notes else "")
+        kind = " (pickup)" if p is not None and p.kind == "pickup" else ""
+        rows.append(f"<li><code>{_esc(pid)}</code>{kind}{who}{note}</li>")
+    return (
+        f"<div class='cm-pop'><div class='cm-pop-h'>Stop {n}"
+        f"<span> · trip {trip.trip}</span></div>"
+        f"<div>Arrive <b>{arrive}</b></div>"
+        f"<div>Window {_windows_text(stop.windows_s)}</div>"
+        f"<div class='cm-addr'>{_esc(_address(stop, parcels))}</div>"
+        f"<ul class='cm-parcels'>{''.join(rows)}</ul>"
+        f"{_links(stop)}</div>"
+    )
+
+
+def _address(stop: Stop, parcels: dict[str, Parcel]) -> str:
+    if stop.address:
+        return stop.address
+    for pid in stop.parcel_ids:
+        p = parcels.get(pid)
+        if p is not None and p.address:
+            return p.address
+    return ""
+
+
+def courier_map(plan: Plan, courier_id: str, *, tiles: Tiles = "osm") -> str:
+    """Return one courier's route map as a complete, offline HTML document.
+
+    Parameters
+    ----------
+    plan
+        The finished plan.
+    courier_id
+        The courier to draw; must be in ``plan.couriers`` or own a trip.
+    tiles
+        ``"osm"`` (OpenStreetMap, WGS-84), ``"amap"`` (Amap tiles; every drawn point is shifted
+        to GCJ-02) or ``"none"`` (a plain background, e.g. for printing or no signal).
+    """
+    _check_tiles(tiles)
+    return _courier_page(plan, _Index(plan), courier_id, tiles)
+
+
+def _courier_page(plan: Plan, index: _Index, courier_id: str, tiles: str) -> str:
+    courier = next((c for c in plan.couriers if c.courier_id == courier_id), None)
+    trips = index.trips.get(courier_id, [])
+    if courier is None and not trips:
+        raise ValueError(f"courier {courier_id!r} is not in the plan")
+    station = _point(tiles, plan.station.lon, plan.station.lat)
+    who = courier_id + (f" {courier.name}" if courier is not None and courier.name else "")
+    m = _base_map(tiles, station, f"Route {who}")
+
+    groups: list[dict[str, Any]] = []
+    stop_data: list[dict[str, Any]] = []
+    items: list[str] = []
+    drawn: list[np.ndarray] = [np.array([station])]
+    n = 0
+    for g, trip in enumerate(trips):
+        color = _PALETTE[g % len(_PALETTE)]
+        path = _latlon(tiles, trip.path_lonlat) if trip.path_lonlat else np.empty((0, 2))
+        visits = sorted(trip.visits, key=lambda v: v.seq)
+        stops = [index.stop(courier_id, trip, v) for v in visits]
+        at = _latlon(tiles, [(s.lon, s.lat) for s in stops]) if stops else np.empty((0, 2))
+        drawn += [path, at]
+        groups.append({
+            "label": (f"<span class='cm-swatch' style='background:{color}'></span>"
+                      f"Trip {trip.trip} · {_hhmm(trip.depart_s)}–{_hhmm(trip.return_s)}"
+                      f" · {_plural(len(visits), 'stop')}"),
+            "color": color,
+            "paths": [_encode(path)] if len(path) >= 2 else [],
+            "arrows": _arrows(path),
+        })
+        items.append(
+            f"<li class='cm-trip'><span class='cm-swatch' style='background:{color}'></span>"
+            f"Trip {trip.trip}: leave {_hhmm(trip.depart_s)}, back {_hhmm(trip.return_s)}, "
+            f"{_plural(trip.load_parcels, 'parcel')}, {trip.distance_m / 1000:.1f} km</li>"
+        )
+        for visit, stop, (lat, lon) in zip(visits, stops, at.tolist(), strict=True):
+            n += 1
+            stop_data.append({"n": n, "lat": lat, "lon": lon, "g": g,
+                              "popup": _stop_popup(n, trip, visit, stop, index.parcels)})
+            address = _address(stop, index.parcels) or "(no address)"
+            items.append(
+                f"<li><button type='button' class='cm-item' data-stop='{n - 1}'>"
+                f"<span class='cm-num' style='background:{color}'>{n}</span>"
+                f"<span class='cm-time'>{_hhmm(visit.arrival_s)}</span>"
+                f"<span class='cm-text'><span class='cm-addr'>{_esc(address)}</span>"
+                f"<span class='cm-sub'>{_plural(len(stop.parcel_ids), 'parcel')} · "
+                f"{_windows_text(stop.windows_s)}</span></span></button></li>"
+            )
+    if not trips:
+        items.append("<li class='cm-trip'>No stops in this plan.</li>")
+    summary = (
+        f"<span class='cm-who'>{_esc(who)}</span>"
+        f"<span class='cm-count'>{_plural(n, 'stop')} · {_plural(len(trips), 'trip')}</span>"
+    )
+    body = (
+        f"<details class='cm-panel' id='cm-panel' open><summary>{summary}</summary>"
+        f"<ol class='cm-list'>{''.join(items)}</ol></details>"
+    )
+    data = {
+        "groups": groups,
+        "stops": stop_data,
+        "station": {"lat": station[0], "lon": station[1], "popup": _station_popup(plan)},
+        "bounds": _bounds(drawn),
+        "collapsed": True,
+    }
+    return _finish(m, body=body, function="courierMap", data=data)
+
+
+def _districts_geojson(
+    districts: geopandas.GeoDataFrame, tiles: str, colors: dict[str, str]
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Return the district polygons as GeoJSON in display coordinates, styled per courier,
+    and their vertices as (lat, lon) rows, for the map's initial view."""
+    import shapely
+
+    gdf = districts
+    if "courier_id" not in gdf.columns:
+        raise ValueError("districts must have a 'courier_id' column")
+    if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
+        gdf = gdf.to_crs("EPSG:4326")
+    features = []
+    vertices = [np.empty((0, 2))]
+    for cid, geom in zip(gdf["courier_id"], gdf.geometry, strict=True):
+        if geom is None or geom.is_empty:
+            continue
+        if tiles == "amap":
+            geom = shapely.transform(
+                geom, lambda xy: np.column_stack(wgs84_to_gcj02(xy[:, 0], xy[:, 1]))
+            )
+        vertices.append(shapely.get_coordinates(geom)[:, ::-1])
+        features.append({
+            "type": "Feature",
+            "geometry": shapely.geometry.mapping(geom),
+            # Only the colour and the plain id: the id reaches the page via textContent.
+            "properties": {"color": colors.get(str(cid), "#777777"), "courier_id": str(cid)},
+        })
+    return {"type": "FeatureCollection", "features": features}, np.concatenate(vertices)
+
+
+def overview_map(
+    plan: Plan,
+    *,
+    districts: geopandas.GeoDataFrame | None = None,
+    tiles: Tiles = "osm",
+) -> str:
+    """Return the station's overview map (all routes, districts, unplanned parcels) as HTML.
+
+    Parameters
+    ----------
+    plan
+        The finished plan.
+    districts
+        Optional district polygons with a ``courier_id`` column (any CRS; drawn in WGS-84).
+    tiles
+        ``"osm"``, ``"amap"`` (everything shifted to GCJ-02) or ``"none"``.
+    """
+    _check_tiles(tiles)
+    return _overview_page(plan, _Index(plan), districts, tiles)
+
+
+def _overview_page(
+    plan: Plan, index: _Index, districts: geopandas.GeoDataFrame | None, tiles: str
+) -> str:
+    station = _point(tiles, plan.station.lon, plan.station.lat)
+    m = _base_map(tiles, station, f"Plan overview {plan.station.name}")
+    names = {c.courier_id: c.name for c in plan.couriers}
+    order = _couriers_with_trips(plan, index)
+    colors = {cid: _PALETTE[i % len(_PALETTE)] for i, cid in enumerate(order)}
+    drawn: list[np.ndarray] = [np.array([station])]
+    groups: list[dict[str, Any]] = []
+    dots: list[list[Any]] = []
+    for g, cid in enumerate(order):
+        trips = index.trips[cid]
+        paths = []
+        n = 0
+        for trip in trips:
+            if len(trip.path_lonlat) >= 2:
+                # ~1 m: a whole station's street paths stay light enough for a browser.
+                path = _simplify(_latlon(tiles, trip.path_lonlat), 1e-5)
+                drawn.append(path)
+                paths.append(_encode(path))
+            visits = sorted(trip.visits, key=lambda v: v.seq)
+            stops = [index.stop(cid, trip, v) for v in visits]
+            if not stops:
+                continue
+            at = _latlon(tiles, [(s.lon, s.lat) for s in stops])
+            drawn.append(at)
+            for visit, stop, (lat, lon) in zip(visits, stops, at.tolist(), strict=True):
+                n += 1
+                dots.append([g, lat, lon, n, trip.trip, _hhmm(visit.arrival_s),
+                             _address(stop, index.parcels)])
+        who = cid + (f" {names[cid]}" if names.get(cid) else "")
+        groups.append({
+            "label": (f"<span class='cm-swatch' style='background:{colors[cid]}'></span>"
+                      f"{_esc(who)} · {_plural(n, 'stop')} · {_plural(len(trips), 'trip')}"),
+            "name": who,
+            "color": colors[cid],
+            "paths": paths,
+        })
+
+    # Unplanned parcels, grouped by where they are: at their snapped stop if they got one,
+    # else at the parcel's own position; parcels with neither cannot be drawn.
+    spots: dict[tuple[float, float], list[str]] = {}
+    for u in plan.unassigned:
+        snapped = index.stops.get(u.stop_id)
+        parcel = index.parcels.get(u.parcel_id)
+        if snapped is not None:
+            lon, lat, address = snapped.lon, snapped.lat, snapped.address
+        elif parcel is not None:
+            lon, lat, address = parcel.lon, parcel.lat, parcel.address
+        else:
+            continue
+        if parcel is not None and parcel.address:
+            address = parcel.address
+        spots.setdefault(_point(tiles, lon, lat), []).append(
+            f"<li><code>{_esc(u.parcel_id)}</code> <b>{_esc(u.reason_code)}</b>: "
+            f"{_esc(u.reason)}<div class='cm-addr'>{_esc(address)}</div></li>"
+        )
+    unassigned = [
+        {"lat": k[0], "lon": k[1],
+         "popup": f"<div class='cm-pop'><div class='cm-pop-h'>Not planned ({len(v)})</div>"
+                  f"<ul class='cm-parcels'>{''.join(v)}</ul></div>"}
+        for k, v in spots.items()
+    ]
+    if spots:
+        drawn.append(np.array(list(spots)))
+    district_json = None
+    if districts is not None:
+        district_json, vertices = _districts_geojson(districts, tiles, colors)
+        drawn.append(vertices)
+    data: dict[str, Any] = {
+        "groups": groups,
+        "dots": dots,
+        "unassigned": unassigned,
+        "unassignedLabel": (f"<span class='cm-x-key'>✕</span>Not planned: "
+                            f"{_plural(len(plan.unassigned), 'parcel')}"),
+        "districts": district_json,
+        "station": {"lat": station[0], "lon": station[1], "popup": _station_popup(plan)},
+        "bounds": _bounds(drawn),
+        "collapsed": False,
+    }
+    return _finish(m, body="", function="overviewMap", data=data)
+
+
+def _couriers_with_trips(plan: Plan, index: _Index) -> list[str]:
+    """Return the ids of couriers with a trip: roster order first, then any others."""
+    order = [c.courier_id for c in plan.couriers if c.courier_id in index.trips]
+    seen = set(order)
+    order += [cid for cid in index.trips if cid not in seen]
+    return order
+
+
+def write_maps(
+    plan: Plan,
+    out_dir: Path,
+    *,
+    districts: geopandas.GeoDataFrame | None = None,
+    tiles: Tiles = "osm",
+) -> list[Path]:
+    """Write ``maps/overview.html`` and ``maps/courier-<id>.html`` under ``out_dir``.
+
+    One courier page per courier with a trip; ids are made safe for file names by
+    :func:`safe_filename`. Returns the paths written, the overview first.
+    """
+    _check_tiles(tiles)
+    index = _Index(plan)
+    maps_dir = Path(out_dir) / "maps"
+    maps_dir.mkdir(parents=True, exist_ok=True)
+    written = [maps_dir / "overview.html"]
+    written[0].write_text(_overview_page(plan, index, districts, tiles), encoding="utf-8")
+    for cid in _couriers_with_trips(plan, index):
+        path = maps_dir / f"courier-{safe_filename(cid)}.html"
+        path.write_text(_courier_page(plan, index, cid, tiles), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+# --------------------------------------------------------------------------------------------
+# Static page parts. They hold no user data: that comes only as escaped JSON arguments.
+
+_PAGE_CSS = """
+html, body { margin: 0; padding: 0; }
+body { font: 15px/1.35 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans CJK SC",
+       "PingFang SC", sans-serif; }
+/* Without tiles (offline, or tiles="none") a paper-like background keeps routes readable. */
+.leaflet-container { background: #f2efe9; font: inherit; }
+.stop-icon, .station-icon, .cm-arrow, .cm-x { background: none; border: none; }
+.stop-icon span { display: flex; align-items: center; justify-content: center;
+  width: 36px; height: 36px; box-sizing: border-box; border-radius: 50%; color: #fff;
+  font-weight: 700; font-size: 15px; border: 3px solid #fff;
+  box-shadow: 0 1px 4px rgba(0,0,0,.55); }
+.station-icon div { width: 40px; height: 40px; box-sizing: border-box; border-radius: 8px;
+  background: #111; border: 3px solid #fff; box-shadow: 0 1px 4px rgba(0,0,0,.6);
+  display: flex; align-items: center; justify-content: center; }
+.cm-arrow i { display: block; width: 0; height: 0; border-left: 6px solid transparent;
+  border-right: 6px solid transparent; border-bottom: 13px solid #333;
+  filter: drop-shadow(0 0 1px #fff) drop-shadow(0 0 1px #fff); }
+.cm-x div { width: 26px; height: 26px; line-height: 24px; text-align: center; font-size: 18px;
+  font-weight: 700; color: #fff; background: #c0392b; border: 2px solid #fff; border-radius: 4px;
+  box-sizing: border-box; box-shadow: 0 1px 3px rgba(0,0,0,.6); }
+.cm-x-key { display: inline-block; width: 16px; height: 16px; line-height: 16px;
+  text-align: center; color: #fff; background: #c0392b; border-radius: 3px; margin-right: 4px;
+  font-size: 12px; }
+.cm-swatch { display: inline-block; width: 14px; height: 6px; border-radius: 3px;
+  margin-right: 6px; vertical-align: middle; }
+.cm-pop { min-width: 200px; font-size: 14px; }
+.cm-pop-h { font-weight: 700; font-size: 16px; margin-bottom: 2px; }
+.cm-pop-h span { font-weight: 400; color: #666; font-size: 14px; }
+.cm-pop .cm-addr { margin: 4px 0; color: #222; }
+.cm-parcels { margin: 4px 0; padding-left: 18px; }
+.cm-note { color: #8a4b00; white-space: pre-line; }
+.cm-links { display: flex; gap: 8px; margin-top: 6px; }
+.cm-links a { flex: 1; text-align: center; padding: 8px 4px; border-radius: 6px;
+  background: #1f77b4; color: #fff !important; text-decoration: none; font-weight: 600; }
+.cm-dot-pop { white-space: pre-line; }
+/* The stop list: a bottom sheet on a phone, a side panel on a wide screen. */
+.cm-panel { position: fixed; left: 0; right: 0; bottom: 0; z-index: 1001; max-height: 42vh;
+  display: flex; flex-direction: column; background: #fff; border-radius: 12px 12px 0 0;
+  box-shadow: 0 -2px 10px rgba(0,0,0,.3); }
+.cm-panel summary { display: flex; justify-content: space-between; align-items: center;
+  gap: 8px; padding: 12px 14px; min-height: 24px; cursor: pointer; font-weight: 700;
+  border-bottom: 1px solid #ddd; list-style: none; }
+.cm-panel summary::-webkit-details-marker { display: none; }
+.cm-panel summary::after { content: "▾"; font-size: 18px; }
+.cm-panel:not([open]) summary::after { content: "▴"; }
+.cm-who { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.cm-count { font-weight: 400; color: #555; white-space: nowrap; margin-left: auto; }
+.cm-list { list-style: none; margin: 0; padding: 0; overflow-y: auto;
+  -webkit-overflow-scrolling: touch; }
+.cm-trip { padding: 8px 14px; background: #f3f3f3; font-size: 13px; color: #333; }
+.cm-item { display: flex; align-items: center; gap: 10px; width: 100%; min-height: 52px;
+  padding: 6px 14px; border: 0; border-bottom: 1px solid #eee; background: #fff;
+  text-align: left; font: inherit; cursor: pointer; }
+.cm-item:active, .cm-item.cm-active { background: #e8f1fb; }
+.cm-num { flex: none; display: flex; align-items: center; justify-content: center;
+  width: 32px; height: 32px; border-radius: 50%; color: #fff; font-weight: 700; }
+.cm-time { flex: none; font-weight: 700; font-variant-numeric: tabular-nums; }
+.cm-text { display: flex; flex-direction: column; min-width: 0; }
+.cm-text .cm-addr { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+.cm-sub { font-size: 12px; color: #666; }
+@media (min-width: 760px) {
+  .cm-panel { left: 12px; right: auto; top: 90px; bottom: auto; width: 340px;
+    max-height: calc(100vh - 120px); border-radius: 10px; }
+}
+"""
+
+# The page logic, shared by both maps. It receives the map, and data as JSON in which every
+# user string is either HTML escaped by Python (popups, labels) or only ever put into the DOM
+# with textContent.
+_RUNTIME_JS = r"""
+function cmDecode(flat) {  // [lat0, lon0, dlat1, dlon1, ...] in micro-degrees -> LatLngs
+  var out = [], lat = 0, lon = 0;
+  for (var i = 0; i + 1 < flat.length; i += 2) {
+    lat += flat[i]; lon += flat[i + 1];
+    out.push([lat / 1e6, lon / 1e6]);
+  }
+  return out;
+}
+function cmStation(map, s) {
+  var svg = '<svg width="22" height="22" viewBox="0 0 24 24" aria-hidden="true">' +
+    '<path fill="#fff" d="M12 3 2 12h3v8h5v-6h4v6h5v-8h3z"/></svg>';
+  return L.marker([s.lat, s.lon], {
+    icon: L.divIcon({className: 'station-icon', html: '<div>' + svg + '</div>',
+                     iconSize: [40, 40], iconAnchor: [20, 20], popupAnchor: [0, -20]}),
+    title: 'Station', zIndexOffset: 1000
+  }).bindPopup(s.popup).addTo(map);
+}
+function cmFit(map, bounds, panel, top) {
+  if (!bounds) { return; }
+  // Keep the route clear of the stop list (below it on a phone, beside it on a wide screen)
+  // and of an expanded layer control (top px).
+  var tl = [24, (top || 0) + 24], br = [24, 24];
+  if (panel && panel.open) {
+    if (window.innerWidth >= 760) { tl = [panel.offsetLeft + panel.offsetWidth + 12, 24]; }
+    else { br = [24, panel.offsetHeight + 24]; }
+  }
+  map.fitBounds(bounds, {paddingTopLeft: tl, paddingBottomRight: br, maxZoom: 17});
+}
+function cmGroups(map, groups, casing, weight) {
+  // One layer per trip (courier map) or per courier (overview), each with its street paths.
+  groups.forEach(function (g) {
+    g.layer = L.featureGroup().addTo(map);
+    g.paths.forEach(function (flat) {
+      var line = cmDecode(flat);
+      if (casing) {  // a white casing keeps the route readable on any tiles
+        L.polyline(line, {color: '#fff', weight: weight + 3, opacity: 0.9,
+                          interactive: false}).addTo(g.layer);
+      }
+      L.polyline(line, {color: g.color, weight: weight, opacity: 0.85}).addTo(g.layer);
+    });
+  });
+}
+function cmOverlays(map, groups, collapsed, extra) {
+  var overlays = {};
+  groups.forEach(function (g) { overlays[g.label] = g.layer; });
+  (extra || []).forEach(function (e) { overlays[e.label] = e.layer; });
+  return L.control.layers(null, overlays, {collapsed: collapsed}).addTo(map);
+}
+function courierMap(map, data) {
+  var panel = document.getElementById('cm-panel');
+  cmGroups(map, data.groups, true, 5);
+  data.groups.forEach(function (g) {
+    g.arrows.forEach(function (a) {
+      L.marker([a[0], a[1]], {
+        icon: L.divIcon({className: 'cm-arrow',
+          html: '<i style="transform: rotate(' + a[2] + 'deg); border-bottom-color: ' +
+                g.color + '"></i>',
+          iconSize: [12, 13], iconAnchor: [6, 6]}),
+        interactive: false, keyboard: false
+      }).addTo(g.layer);
+    });
+  });
+  var markers = data.stops.map(function (s) {
+    var g = data.groups[s.g];
+    var m = L.marker([s.lat, s.lon], {
+      icon: L.divIcon({className: 'stop-icon',
+        html: '<span style="background: ' + g.color + '">' + s.n + '</span>',
+        iconSize: [36, 36], iconAnchor: [18, 18], popupAnchor: [0, -16]}),
+      title: 'Stop ' + s.n, riseOnHover: true, zIndexOffset: 500
+    });
+    m.bindPopup(s.popup, {maxWidth: 290, autoPanPadding: [16, 16]});
+    m.addTo(g.layer);
+    return m;
+  });
+  cmStation(map, data.station);
+  cmOverlays(map, data.groups, data.collapsed);
+  cmFit(map, data.bounds, panel);
+  function covered() {  // px of the map's bottom hidden by the open stop list on a phone
+    return (panel && panel.open && window.innerWidth < 760) ? panel.offsetHeight : 0;
+  }
+  // Give every popup the room the stop list leaves: scroll inside rather than hide under it.
+  map.on('popupopen', function (e) {
+    var room = map.getSize().y - covered();
+    e.popup.options.maxHeight = Math.max(room - 90, 120);
+    e.popup.options.autoPanPaddingBottomRight = [16, covered() + 16];
+    e.popup.update();
+  });
+  function show(i) {
+    var s = data.stops[i], m = markers[i], layer = data.groups[s.g].layer;
+    if (!map.hasLayer(layer)) { map.addLayer(layer); }
+    var zoom = Math.max(map.getZoom(), 16);
+    // Put the stop low in the visible part of the map, so its popup opens above it in view.
+    var size = map.getSize();
+    var target = Math.max(size.y - covered() - 40, size.y / 2);
+    var p = map.project([s.lat, s.lon], zoom).add([0, size.y / 2 - target]);
+    var opened = false;
+    function open() { if (!opened) { opened = true; m.openPopup(); } }
+    map.once('moveend', open);
+    map.flyTo(map.unproject(p, zoom), zoom, {duration: 0.5});
+    setTimeout(open, 900);  // flyTo to where the map already is may not fire moveend
+    document.querySelectorAll('.cm-item.cm-active').forEach(function (el) {
+      el.classList.remove('cm-active');
+    });
+    var item = document.querySelector('.cm-item[data-stop="' + i + '"]');
+    if (item) { item.classList.add('cm-active'); }
+  }
+  document.querySelectorAll('.cm-item').forEach(function (el) {
+    el.addEventListener('click', function () { show(parseInt(el.dataset.stop, 10)); });
+  });
+  markers.forEach(function (m, i) {
+    m.on('click', function () {
+      var item = document.querySelector('.cm-item[data-stop="' + i + '"]');
+      if (item && item.scrollIntoView) { item.scrollIntoView({block: 'nearest'}); }
+    });
+  });
+}
+function overviewMap(map, data) {
+  var extra = [];
+  if (data.districts && data.districts.features.length) {
+    var d = L.geoJSON(data.districts, {
+      style: function (f) {
+        return {color: f.properties.color, weight: 2, fillColor: f.properties.color,
+                fillOpacity: 0.08, dashArray: '6 4'};
+      },
+      onEachFeature: function (f, layer) {
+        var el = document.createElement('div');
+        el.textContent = 'District of ' + f.properties.courier_id;
+        layer.bindTooltip(el, {sticky: true});
+      }
+    }).addTo(map);
+    extra.push({label: 'Districts', layer: d});
+  }
+  cmGroups(map, data.groups, false, 4);
+  // Many stops: small dots on one canvas keep a station-size plan fast.
+  var canvas = L.canvas({padding: 0.5});
+  data.dots.forEach(function (s) {
+    var g = data.groups[s[0]];
+    L.circleMarker([s[1], s[2]], {renderer: canvas, radius: 6, color: '#fff', weight: 1.5,
+                                  fillColor: g.color, fillOpacity: 1})
+      .bindPopup(function () {
+        var el = document.createElement('div');
+        el.className = 'cm-dot-pop';
+        el.textContent = g.name + '\nStop ' + s[3] + ' · trip ' + s[4] + ' · ' + s[5] +
+                         (s[6] ? '\n' + s[6] : '');
+        return el;
+      })
+      .addTo(g.layer);
+  });
+  if (data.unassigned.length) {
+    var u = L.featureGroup().addTo(map);
+    data.unassigned.forEach(function (x) {
+      L.marker([x.lat, x.lon], {
+        icon: L.divIcon({className: 'cm-x', html: '<div>✕</div>', iconSize: [26, 26],
+                         iconAnchor: [13, 13], popupAnchor: [0, -12]}),
+        title: 'Not planned', zIndexOffset: 800
+      }).bindPopup(x.popup, {maxWidth: 320}).addTo(u);
+    });
+    extra.push({label: data.unassignedLabel, layer: u});
+  }
+  cmStation(map, data.station);
+  var control = cmOverlays(map, data.groups, data.collapsed, extra);
+  cmFit(map, data.bounds, null, control.getContainer().offsetHeight);
+}
+"""

