@@ -409,6 +409,11 @@ def _build(
             "time",
         )
         time_dim = routing.GetDimensionOrDie("time")
+        if problem.objective == "time":
+            # Waiting costs a courier's time too: without a span cost a trip may sit out the
+            # day between a morning and an evening window instead of splitting into two trips
+            # (measured on the demo: one trip of 35 stops spanning 10.6 h, 27 stops dropped).
+            time_dim.SetSpanCostCoefficientForAllVehicles(1)
         for m, node in enumerate(nodes[1:], start=1):
             windows = sorted(problem.windows_s[node])
             if not windows:

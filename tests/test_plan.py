@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import subprocess
 import sys
@@ -66,7 +67,7 @@ def check_feasible(out: Path, couriers_csv: Path | None = None) -> None:
         assert len(f["geometry"]["coordinates"]) >= 2
     for cid, trips in by_courier.items():
         trips.sort(key=lambda t: t["trip"])
-        for a, b in zip(trips, trips[1:], strict=False):
+        for a, b in itertools.pairwise(trips):
             assert a["return"] <= b["depart"], f"{cid}: trips overlap"
         if roster:
             cap = int(roster[cid]["capacity_parcels"])
