@@ -20,6 +20,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Last-mile sorting and route planning for delivery stations on peak days.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks for analysts.")
 app.add_typer(bench_app, name="bench")
+history_app = typer.Typer(no_args_is_help=True, help="Replay real delivery days against our plans.")
+app.add_typer(history_app, name="history")
 
 DEMO_PARCELS = 900
 DEMO_COURIERS = 6
@@ -320,6 +322,53 @@ def bench_vrplib(
         results = vrplib.run(files, time_limit_s=time_limit, seed=seed,
                              solutions_out=solutions_out, workers=workers)
         typer.echo(vrplib.format_table(results))
+
+    _run(body)
+
+
+@history_app.command("compare")
+def history_compare(
+    deliveries: Annotated[Path, typer.Option(help="Delivery records: LaDe-D CSV or plain CSV (courier_id, parcel_id, lon, lat, delivered_at).")],
+    out: Annotated[Path, typer.Option(help="Folder for history.json, history.csv, report.html.")],
+    format: Annotated[str, typer.Option("--format", help="lade or csv.")] = "lade",
+    coords: Annotated[str, typer.Option(help="Datum of the coordinates: wgs84 or gcj02.")] = "wgs84",
+    streets: Annotated[Path | None, typer.Option(help="Not supported yet: distances are great-circle x --detour.")] = None,
+    min_stops: Annotated[int, typer.Option("--min-stops", help="Score courier-days with at least this many stops.")] = 10,
+    detour: Annotated[float, typer.Option(help="Street distance over great-circle distance.")] = 1.3,
+    service: Annotated[int, typer.Option("--service-s", help="Service seconds per stop, the same for actual and planned.")] = 120,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per courier-day and variant.")] = 0.3,
+    zone_bands: Annotated[int, typer.Option("--zone-bands", help="Zone-by-zone: split the courier's usual AOI order into N bands (0 = strict AOI order).")] = 2,
+    seed: Annotated[int, typer.Option()] = 0,
+    workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
+) -> None:
+    """Rebuild real courier-days, plan the same stops, and report what planning saves."""
+
+    def body() -> None:
+        from courier import history
+        from courier.errors import InputError
+
+        if format not in ("lade", "csv"):
+            raise InputError(f"--format {format!r}: allowed: lade, csv")
+        if coords not in ("wgs84", "gcj02"):
+            raise InputError(f"--coords {coords!r}: allowed: wgs84, gcj02")
+        if streets is not None:
+            raise InputError("--streets is not supported by history compare yet: distances are "
+                             "great-circle x --detour (no street network of the records' city here)")
+        table = history.read_history(deliveries, fmt=format, coords=coords)  # type: ignore[arg-type]
+        result = history.compare(table, min_stops=min_stops, service_s=service, detour=detour,
+                                 time_limit_s=time_limit, seed=seed,
+                                 zone_bands=zone_bands or None,
+                                 workers=workers or os.cpu_count() or 1)
+        history.write_outputs(result, table, out)
+        t = result.totals
+        typer.echo(f"{t['actual']['courier_days']} courier-days; distance actual "
+                   f"{t['actual']['distance_m'] / 1000:.1f} km, shortest "
+                   f"{t['shortest']['distance_m'] / 1000:.1f} km "
+                   f"({t['shortest']['saving_pct']:.1f} % shorter, Kendall "
+                   f"{t['shortest']['kendall']:.3f}), zone-by-zone "
+                   f"{t['zone_by_zone']['distance_m'] / 1000:.1f} km "
+                   f"({t['zone_by_zone']['saving_pct']:.1f} % shorter, Kendall "
+                   f"{t['zone_by_zone']['kendall']:.3f}); written to {out}")
 
     _run(body)
 
