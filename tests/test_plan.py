@@ -152,7 +152,8 @@ def test_same_seed_and_solution_limit_give_identical_files(tmp_path: Path) -> No
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
-    code, output = run("plan", "--out", str(out), "--time-limit", "20",
+    # The demo exactly as a newcomer runs it: the default 30 s time limit.
+    code, output = run("plan", "--out", str(out),
                        "--cache-dir", str(out / "cache"))
     assert code == 0, output
     assert "Helsinki" in output and "adds up" in output
@@ -175,7 +176,7 @@ def test_demo_respects_the_time_limit(demo: Path) -> None:
     summary = json.loads((demo / "summary.json").read_text())
     t = summary["timings_s"]
     planning = t["total"] - t["read_streets"] - t["read_input"] - t["write"]
-    assert planning <= 20 + 1.0
+    assert planning <= 30 + 1.0
 
 
 def test_shenzhen_futian_real_streets(tmp_path: Path) -> None:
