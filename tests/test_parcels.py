@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from conftest import DATA
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,8 +11,6 @@ from courier.config import PROFILES
 from courier.errors import InputError
 from courier.io import read_table
 from courier.parcels import normalise_address, parse_time_s, validate_couriers, validate_parcels
-
-from conftest import DATA
 
 
 def _validate(name: str):
