@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA, shared_file
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from courier.cli import app
@@ -201,3 +203,78 @@ def test_python_dash_m_works() -> None:
                           text=True, check=False, timeout=60)
     assert done.returncode == 0
     assert "plan" in done.stdout and "synth" in done.stdout
+
+
+_TOWN: dict[str, object] = {}
+
+
+def _town():
+    """The tiny town's graph and roster, loaded once for the property test."""
+    if not _TOWN:
+        from courier.config import PROFILES
+        from courier.io import read_table
+        from courier.parcels import validate_couriers
+        from courier.streets import load_graph
+
+        _TOWN["graph"] = load_graph(DATA / "tiny_town.osm", profile=PROFILES["etricycle"])
+        roster = read_table(DATA / "couriers_tiny.csv")
+        _TOWN["couriers"] = validate_couriers(roster, file="couriers_tiny.csv", profiles=PROFILES)
+    return _TOWN["graph"], _TOWN["couriers"]
+
+
+_ROW = st.one_of(
+    # good: on the town's streets, any weight, some with windows, some pickups
+    st.fixed_dictionaries({
+        "lon": st.floats(114.0, 114.003).map(lambda v: f"{v:.6f}"),
+        "lat": st.floats(22.5, 22.5027).map(lambda v: f"{v:.6f}"),
+        "weight_kg": st.sampled_from(["", "0.5", "3", "150"]),
+        "window_start": st.sampled_from(["", "09:00", "17:30"]),
+        "window_end": st.sampled_from(["", "12:00", "18:00"]),
+        "kind": st.sampled_from(["delivery", "pickup"]),
+    }),
+    # bad: unparseable, out of range, far from every street
+    st.fixed_dictionaries({
+        "lon": st.sampled_from(["", "abc", "114.2", "114.001"]),
+        "lat": st.sampled_from(["22.5", "91", "22.6"]),
+        "weight_kg": st.sampled_from(["", "-1"]),
+        "window_start": st.sampled_from(["", "12:00"]),
+        "window_end": st.sampled_from(["", "10:00"]),
+        "kind": st.sampled_from(["delivery", "teleport"]),
+    }),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_ROW, max_size=30), st.integers(0, 3))
+def test_any_mix_of_rows_is_planned_unassigned_or_rejected_exactly_once(rows_in, dup) -> None:
+    """Through the whole pipeline: input = planned + unassigned + rejected, each parcel once."""
+    import pandas as pd
+
+    from courier.config import PlanConfig
+    from courier.parcels import validate_parcels
+    from courier.pipeline import plan
+
+    graph, couriers = _town()
+    records = [{"parcel_id": f"X{i % (len(rows_in) - dup) if dup and len(rows_in) > dup else i}",
+                **r} for i, r in enumerate(rows_in)]
+    table = pd.DataFrame(records, columns=["parcel_id", "lon", "lat", "weight_kg",
+                                           "window_start", "window_end", "kind"], dtype=str)
+    table.insert(0, "__row__", range(2, len(table) + 2))
+    parcels, rejects = validate_parcels(table, file="mix.csv")
+    result = plan(parcels=parcels, rejects=rejects, couriers=couriers,
+                  station_lonlat=(114.0, 22.5), graphs={"etricycle": graph},
+                  config=PlanConfig(time_limit_s=5, solution_limit=5, workers=1),
+                  input_count=len(table))
+    planned = [s.parcel_id for s in result.sort_lines]
+    unassigned = [u.parcel_id for u in result.unassigned]
+    rejected_rows = [r.row for r in result.rejects]
+    assert len(rejected_rows) == len(set(rejected_rows))
+    assert len(planned) + len(unassigned) + len(rejected_rows) == len(table)
+    placed = planned + unassigned
+    assert len(placed) == len(set(placed))
+    assert sorted([p.row for p in parcels if p.parcel_id in set(placed)] + rejected_rows) == \
+        list(range(2, len(table) + 2))
+    # A 150 kg parcel is heavier than the tricycle's 100 kg: unassigned as too_big, never planned.
+    heavy = {p.parcel_id for p in parcels if p.weight_kg > 100}
+    assert not heavy & set(planned)
+    assert all(u.reason_code == "too_big" for u in result.unassigned if u.parcel_id in heavy)
