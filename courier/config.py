@@ -122,6 +122,9 @@ class PlanConfig:
     service_per_stop_s: int = 60
     service_per_parcel_s: int = 15
     door_walk_speed_m_s: float = 1.2
+    locker_radius_m: float = 300.0
+    locker_service_per_stop_s: int = 120
+    locker_service_per_parcel_s: int = 8
     reload_s: int = 600
     bag_capacity_parcels: int = 25
     drop_penalty_s: int = 3 * 3600
@@ -139,7 +142,9 @@ class PlanConfig:
         for name in ("max_snap_m", "merge_radius_m", "door_walk_speed_m_s"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)}")
-        for name in ("service_per_stop_s", "service_per_parcel_s", "reload_s", "drop_penalty_s"):
+        for name in ("service_per_stop_s", "service_per_parcel_s", "reload_s", "drop_penalty_s",
+                     "locker_radius_m", "locker_service_per_stop_s",
+                     "locker_service_per_parcel_s"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.bag_capacity_parcels < 1:

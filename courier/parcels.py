@@ -249,8 +249,52 @@ class SnappedParcel:
     y_m: float
 
 
+@dataclass(frozen=True, slots=True)
+class Locker:
+    """A parcel locker or pickup station, snapped to the streets."""
+
+    locker_id: str
+    lon: float
+    lat: float
+    snap: Snap
+    x_m: float
+    y_m: float
+    capacity_parcels: int = 100
+    name: str = ""
+
+
+LOCKER_REQUIRED = ("locker_id", "lon", "lat")
+LOCKER_OPTIONAL = ("capacity_parcels", "name")
+
+
+def validate_lockers(table: pd.DataFrame, *, file: str) -> tuple[tuple[str, float, float, int, str], ...]:
+    """Return (locker_id, lon, lat, capacity_parcels, name) rows, or raise listing every problem."""
+    _check_columns(table, file=file, required=LOCKER_REQUIRED, optional=LOCKER_OPTIONAL,
+                   what="lockers")
+    problems: list[Problem] = []
+    out = []
+    seen: set[str] = set()
+    for record in table.to_dict("records"):
+        row = int(record["__row__"])
+        get = {k: str(record.get(k, "") or "").strip() for k in (*LOCKER_REQUIRED, *LOCKER_OPTIONAL)}
+        bad: list[tuple[str, str, str]] = []
+        lid = get["locker_id"]
+        if not lid or lid in seen:
+            bad.append(("locker_id", lid, "a unique, non-empty id"))
+        seen.add(lid)
+        lon = _number(get["lon"], "lon", -180.0, 180.0, bad, required=True)
+        lat = _number(get["lat"], "lat", -90.0, 90.0, bad, required=True)
+        cap = _number(get["capacity_parcels"], "capacity_parcels", 1.0, 1e6, bad, default=100.0)
+        problems.extend(Problem(file, row, f, v, a) for f, v, a in bad)
+        out.append((lid, lon, lat, int(cap), get["name"]))
+    if problems:
+        raise InputError(f"{file}: bad lockers", tuple(problems))
+    return tuple(out)
+
+
 def build_stops(items: Sequence[SnappedParcel], *, config: PlanConfig,
-                max_load: tuple[int, float, float] | None = None) -> tuple[Stop, ...]:
+                max_load: tuple[int, float, float] | None = None,
+                lockers: Sequence[Locker] = ()) -> tuple[Stop, ...]:
     """Merge parcels for the same door into stops.
 
     Parcels join a stop when their snapped street points lie within ``merge_radius_m`` of
@@ -259,6 +303,12 @@ def build_stops(items: Sequence[SnappedParcel], *, config: PlanConfig,
     Service time = a base per stop + a time per parcel + the walk from the street to the door
     and back. A door with more parcels than the biggest vehicle carries (``max_load``: parcels,
     kg, litres) is split into several stops, so it is served in several loads, not dropped.
+
+    Lockers: the parcels of a door go to the nearest locker within ``locker_radius_m`` that has
+    room when every one of them is a delivery whose recipient consented (``locker_ok``); then
+    the courier saves the whole door visit. A door with one parcel that lacks consent is
+    visited anyway, so its parcels stay at the door. Without consent a parcel never goes to a
+    locker (China's rule since March 2024).
     """
     if not items:
         return ()
@@ -282,6 +332,10 @@ def build_stops(items: Sequence[SnappedParcel], *, config: PlanConfig,
     groups: dict[tuple[int, tuple[Window, ...]], list[int]] = {}
     for i, it in enumerate(items):
         groups.setdefault((int(label[i]), it.parcel.windows_s), []).append(i)
+    at_locker = _to_lockers(items, label, lockers, config)
+    if at_locker:
+        moved = {i for members in at_locker.values() for i in members}
+        groups = {k: kept for k, v in groups.items() if (kept := [i for i in v if i not in moved])}
     # Deterministic ids: stops numbered by the input row of their first parcel.
     ordered = sorted(groups.values(), key=lambda idx: min(items[i].parcel.row for i in idx))
     chunks = [chunk for idx in ordered
@@ -310,7 +364,54 @@ def build_stops(items: Sequence[SnappedParcel], *, config: PlanConfig,
             priority=any(p.priority for p in parcels),
             address=head.parcel.address,
         ))
+    by_id = {lk.locker_id: lk for lk in lockers}
+    for lid in sorted(at_locker):
+        locker = by_id[lid]
+        members = sorted(at_locker[lid], key=lambda i: items[i].parcel.row)
+        for chunk in _split_load(members, items, max_load):
+            parcels = [items[i].parcel for i in chunk]
+            service = (config.locker_service_per_stop_s
+                       + config.locker_service_per_parcel_s * len(parcels)
+                       + round(2 * locker.snap.distance_m / config.door_walk_speed_m_s))
+            stops.append(Stop(
+                stop_id=f"S{len(stops) + 1:05d}",
+                parcel_ids=tuple(p.parcel_id for p in parcels),
+                lon=locker.lon, lat=locker.lat, snap=locker.snap, service_s=int(service),
+                windows_s=(), delivery_parcels=len(parcels),
+                delivery_kg=sum(p.weight_kg for p in parcels),
+                delivery_l=sum(p.volume_l for p in parcels),
+                priority=any(p.priority for p in parcels),
+                address=f"locker {locker.name or locker.locker_id}", zone="locker",
+            ))
     return tuple(stops)
+
+
+def _to_lockers(items: Sequence[SnappedParcel], label: np.ndarray, lockers: Sequence[Locker],
+                config: PlanConfig) -> dict[str, list[int]]:
+    """Return locker id -> parcels (item indices) that go there instead of their door."""
+    if not lockers:
+        return {}
+    doors: dict[int, list[int]] = {}
+    for i in range(len(items)):
+        doors.setdefault(int(label[i]), []).append(i)
+    tree = cKDTree(np.array([(lk.x_m, lk.y_m) for lk in lockers]))
+    room = [lk.capacity_parcels for lk in lockers]
+    out: dict[str, list[int]] = {}
+    # Doors in input order, so the same file always fills the lockers the same way.
+    for members in sorted(doors.values(), key=lambda m: min(items[i].parcel.row for i in m)):
+        if not all(items[i].parcel.locker_ok and items[i].parcel.kind == "delivery"
+                   for i in members):
+            continue
+        head = items[members[0]]
+        near = tree.query_ball_point((head.x_m, head.y_m), config.locker_radius_m)
+        near = sorted(near, key=lambda k: (math.dist((head.x_m, head.y_m),
+                                                     (lockers[k].x_m, lockers[k].y_m)), k))
+        for k in near:
+            if room[k] >= len(members):
+                room[k] -= len(members)
+                out.setdefault(lockers[k].locker_id, []).extend(members)
+                break
+    return out
 
 
 def _split_load(members: list[int], items: Sequence[SnappedParcel],

@@ -126,3 +126,56 @@ def test_any_mix_of_rows_is_conserved(rows) -> None:
     rows_seen = sorted([p.row for p in parcels] + [r.row for r in rejects])
     assert rows_seen == list(range(2, len(table) + 2))
     assert len({p.parcel_id for p in parcels}) == len(parcels)
+
+
+def _snapped(pid: str, row: int, x: float, *, locker_ok: bool, kind: str = "delivery"):
+    from courier.model import Parcel, Snap
+    from courier.parcels import SnappedParcel
+
+    parcel = Parcel(parcel_id=pid, row=row, lon=114.0, lat=22.5, kind=kind,  # type: ignore[arg-type]
+                    locker_ok=locker_ok, address=f"door {x:.0f}")
+    snap = Snap(edge=0, fraction=0.0, distance_m=10.0, lon=114.0, lat=22.5)
+    return SnappedParcel(parcel=parcel, snap=snap, x_m=x, y_m=0.0)
+
+
+def _locker(lid: str, x: float, capacity: int):
+    from courier.model import Snap
+    from courier.parcels import Locker
+
+    snap = Snap(edge=0, fraction=0.0, distance_m=5.0, lon=114.0, lat=22.5)
+    return Locker(locker_id=lid, lon=114.0, lat=22.5, snap=snap, x_m=x, y_m=0.0,
+                  capacity_parcels=capacity)
+
+
+def test_lockers_take_only_doors_where_every_recipient_consented() -> None:
+    from courier.config import PlanConfig
+    from courier.parcels import build_stops
+
+    items = [
+        _snapped("A1", 2, 0.0, locker_ok=True),      # door A: both consent -> locker
+        _snapped("A2", 3, 1.0, locker_ok=True),
+        _snapped("B1", 4, 100.0, locker_ok=True),    # door B: one lacks consent -> door
+        _snapped("B2", 5, 101.0, locker_ok=False),
+        _snapped("C1", 6, 200.0, locker_ok=False),   # door C: no consent -> door, always
+        _snapped("D1", 7, 5000.0, locker_ok=True),   # door D: no locker within 300 m -> door
+        _snapped("E1", 8, 150.0, locker_ok=True, kind="pickup"),  # a return stays at the door
+    ]
+    stops = build_stops(items, config=PlanConfig(), lockers=[_locker("L1", 50.0, 10)])
+    by_parcels = {s.parcel_ids: s for s in stops}
+    assert by_parcels[("A1", "A2")].zone == "locker"
+    assert by_parcels[("A1", "A2")].address == "locker L1"
+    # Locker service: base 120 s + 8 s per parcel + walking 2 x 5 m at 1.2 m/s.
+    assert by_parcels[("A1", "A2")].service_s == 120 + 16 + 8
+    for door in (("B1", "B2"), ("C1",), ("D1",), ("E1",)):
+        assert by_parcels[door].zone == ""
+    assert sorted(p for s in stops for p in s.parcel_ids) == sorted(i.parcel.parcel_id for i in items)
+
+
+def test_a_full_locker_sends_parcels_back_to_their_door() -> None:
+    from courier.config import PlanConfig
+    from courier.parcels import build_stops
+
+    items = [_snapped("A1", 2, 0.0, locker_ok=True), _snapped("B1", 3, 100.0, locker_ok=True)]
+    stops = build_stops(items, config=PlanConfig(), lockers=[_locker("L1", 50.0, 1)])
+    zones = {s.parcel_ids: s.zone for s in stops}
+    assert zones == {("A1",): "locker", ("B1",): ""}
