@@ -168,3 +168,30 @@ def _segments(graph: StreetGraph) -> np.ndarray:
     f, t = graph.edge_from, graph.edge_to
     return np.column_stack([graph.node_x_m[f], graph.node_y_m[f], graph.node_x_m[t],
                             graph.node_y_m[t]])
+
+
+def synth_lockers(graph: StreetGraph, *, parcels: int, seed: int,
+                  per_parcels: int = 150) -> pd.DataFrame:
+    """Return parcel lockers on the streets, one per ``per_parcels`` parcels of the day.
+
+    Lockers stand at street nodes spread over the network (a seeded sample, thinned so that no
+    two are within 200 m), as at the compounds and campuses where real ones are.
+    """
+    rng = np.random.default_rng(seed + 7919)  # its own stream: adding lockers keeps parcels
+    want = max(1, parcels // per_parcels)
+    order = rng.permutation(graph.n_nodes)
+    picked: list[int] = []
+    for i in order:
+        x, y = graph.node_x_m[i], graph.node_y_m[i]
+        if all((x - graph.node_x_m[j]) ** 2 + (y - graph.node_y_m[j]) ** 2 >= 200.0**2
+               for j in picked):
+            picked.append(int(i))
+            if len(picked) == want:
+                break
+    return pd.DataFrame({
+        "locker_id": [f"L{k:03d}" for k in range(1, len(picked) + 1)],
+        "lon": np.round(graph.node_lon[picked], 6),
+        "lat": np.round(graph.node_lat[picked], 6),
+        "capacity_parcels": 60,
+        "name": [f"快递柜 {k}" for k in range(1, len(picked) + 1)],
+    })
