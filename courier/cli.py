@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +28,7 @@ app.add_typer(history_app, name="history")
 DEMO_PARCELS = 900
 DEMO_COURIERS = 6
 DEMO_SEED = 11
+SCHEDULER_TIMEOUT_S = 20.0
 
 
 def _abort(message: str, code: int = 2) -> None:
@@ -63,6 +66,38 @@ def _parse_station(text: str) -> tuple[float, float]:
     return lon, lat
 
 
+def _parse_bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        west, south, east, north = (float(v) for v in text.split(","))
+    except ValueError:
+        _abort(f"--bbox {text!r}: expected W,S,E,N in degrees, e.g. 113.95,22.48,114.09,22.60")
+        raise AssertionError from None
+    if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+        _abort(f"--bbox {text!r}: need W < E within -180..180 and S < N within -90..90")
+    return west, south, east, north
+
+
+def _read_previous(folder: Path) -> dict[str, str]:
+    """Return yesterday's {location key: courier} from the stops.csv of a plan folder."""
+    from courier import io
+    from courier.districts import previous_assignment
+    from courier.errors import InputError
+
+    path = folder / "stops.csv"
+    if not path.is_file():
+        raise InputError(f"--previous {folder}: no stops.csv in it; give yesterday's plan --out folder")
+    table = io.read_table(path)
+    missing = [c for c in ("courier_id", "lon", "lat") if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: lacks column(s) {', '.join(missing)}; it must be a courier stops.csv")
+    try:
+        lon = table["lon"].astype(float)
+        lat = table["lat"].astype(float)
+    except ValueError as exc:
+        raise InputError(f"{path}: lon/lat are not numbers: {exc}") from None
+    return dict(previous_assignment(lon, lat, table["courier_id"].tolist()))
+
+
 def _run(fn: Any) -> None:
     """Run a command body: InputError -> exit 2 with its message; other errors -> exit 1."""
     from courier.errors import InputError
@@ -77,6 +112,29 @@ def _run(fn: Any) -> None:
         if os.environ.get("COURIER_DEBUG"):
             raise
         _abort(f"internal error: {type(exc).__name__}: {exc} (set COURIER_DEBUG=1 for details)", 1)
+
+
+@contextmanager
+def _dask_client(scheduler: str | None, *, local: bool = False) -> Iterator[Any]:
+    """Yield a Dask client of the scheduler at ``scheduler``; a LocalCluster if ``local``; else None."""
+    if scheduler is None and not local:
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler is None:
+        # 2 single-threaded worker processes: OR-Tools and the matrix code hold the GIL.
+        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+                Client(cluster) as client:
+            yield client
+        return
+    try:
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError) as exc:
+        _abort(f"--scheduler {scheduler}: cannot connect to the Dask scheduler: {exc}", 1)
+        raise AssertionError from None
+    with client:
+        yield client
 
 
 @app.command()
@@ -95,6 +153,10 @@ def plan(
     config_file: Annotated[Path | None, typer.Option("--config", help="TOML file of plan parameters (see courier.config.PlanConfig).")] = None,
     profiles_file: Annotated[Path | None, typer.Option("--profiles", help="TOML file overriding vehicle profiles.")] = None,
     workers: Annotated[int, typer.Option(help="Processes for the district solves (0 = all cores).")] = 0,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT: solve the districts on that cluster instead of local processes. Env: COURIER_SCHEDULER.", envvar="COURIER_SCHEDULER")] = None,
+    previous: Annotated[Path | None, typer.Option("--previous", help="Yesterday's plan folder (its stops.csv): keep couriers in yesterday's areas as far as balance allows.")] = None,
+    lockers: Annotated[Path | None, typer.Option("--lockers", help="Parcel lockers CSV (locker_id, lon, lat[, capacity_parcels, name]): consenting doors may go there.")] = None,
+    bbox: Annotated[str | None, typer.Option("--bbox", help="Crop the street file on import to W,S,E,N (degrees).")] = None,
     tiles: Annotated[str, typer.Option(help="Map background: osm, amap or none.")] = "osm",
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Where prepared street graphs are cached. Env: COURIER_CACHE_DIR.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the street-graph cache.")] = False,
@@ -107,7 +169,8 @@ def plan(
               districts_path=districts, station=station, time_limit=time_limit, seed=seed,
               solution_limit=solution_limit, coords=coords, encoding=encoding,
               config_file=config_file, profiles_file=profiles_file, workers=workers,
-              tiles=tiles, cache=_cache_dir(no_cache, cache_dir), quiet=quiet)
+              tiles=tiles, cache=_cache_dir(no_cache, cache_dir), quiet=quiet, scheduler=scheduler,
+              previous_dir=previous, lockers_path=lockers, bbox=bbox)
 
     _run(body)
 
@@ -116,14 +179,16 @@ def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
           couriers_path: Path | None, districts_path: Path | None, station: str | None,
           time_limit: float, seed: int, solution_limit: int | None, coords: str,
           encoding: str | None, config_file: Path | None, profiles_file: Path | None,
-          workers: int, tiles: str, cache: Path | None, quiet: bool) -> None:
+          workers: int, tiles: str, cache: Path | None, quiet: bool,
+          scheduler: str | None = None, previous_dir: Path | None = None,
+          lockers_path: Path | None = None, bbox: str | None = None) -> None:
     from courier import io, report
     from courier.config import PROFILES, PlanConfig, load_profiles
     from courier.errors import InputError
-    from courier.parcels import validate_couriers, validate_parcels
+    from courier.parcels import validate_couriers, validate_lockers, validate_parcels
     from courier.pipeline import plan as run_plan
     from courier.streets import load_graph
-    from courier.synth import default_station, synth_couriers, synth_parcels
+    from courier.synth import default_station, synth_couriers, synth_lockers, synth_parcels
 
     started = time.perf_counter()
     if tiles not in ("osm", "amap", "none"):
@@ -155,8 +220,9 @@ def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
         else:
             roster_table = io.read_table(couriers_path, encoding=encoding)
     roster = validate_couriers(roster_table, file=roster_name, profiles=profiles)
+    crop = _parse_bbox(bbox) if bbox else None
     graphs = {
-        vehicle: load_graph(streets_file, profile=profiles[vehicle], cache_dir=cache)
+        vehicle: load_graph(streets_file, profile=profiles[vehicle], cache_dir=cache, bbox=crop)
         for vehicle in sorted({c.vehicle for c in roster})
     }
     primary = graphs[roster[0].vehicle]
@@ -180,6 +246,16 @@ def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
             areas = gpd.read_file(districts_path)
         except Exception as exc:
             raise InputError(f"{districts_path}: cannot read district polygons: {exc}") from None
+    locker_rows: tuple[tuple[str, float, float, int, str], ...] = ()
+    if demo:
+        demo_lockers = synth_lockers(primary, parcels=DEMO_PARCELS, seed=DEMO_SEED + seed)
+        demo_lockers = demo_lockers.astype(str)
+        demo_lockers.insert(0, "__row__", range(2, len(demo_lockers) + 2))
+        locker_rows = validate_lockers(demo_lockers, file="demo lockers")
+    elif lockers_path is not None:
+        locker_rows = validate_lockers(io.read_table(lockers_path, encoding=encoding),
+                                       file=str(lockers_path))
+    previous = _read_previous(previous_dir) if previous_dir is not None else None
     if station:
         station_lonlat = _parse_station(station)
     else:
@@ -187,9 +263,11 @@ def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
         station_lonlat = (default.lon, default.lat)
     timings["read_input"] = time.perf_counter() - tick
 
-    result = run_plan(parcels=parcels, rejects=rejects, couriers=roster,
-                      station_lonlat=station_lonlat, graphs=graphs, config=config, areas=areas,
-                      input_count=len(table), areas_file=str(districts_path or ""))
+    with _dask_client(scheduler) as client:
+        result = run_plan(parcels=parcels, rejects=rejects, couriers=roster,
+                          station_lonlat=station_lonlat, graphs=graphs, config=config, areas=areas,
+                          input_count=len(table), areas_file=str(districts_path or ""),
+                          client=client, previous=previous, lockers=locker_rows)
     timings.update(result.timings_s)
 
     tick = time.perf_counter()
@@ -202,7 +280,7 @@ def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
     _write_districts_and_maps(out, result, primary, tiles=tiles, areas=areas)
     timings["write"] = time.perf_counter() - tick
     timings["total"] = time.perf_counter() - started
-    data = report.summary(result)
+    data = report.summary(result, previous=previous)
     data["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
     io.write_json(out / "summary.json", data)
     report.write_report(result, data, out)
@@ -322,6 +400,117 @@ def bench_vrplib(
         results = vrplib.run(files, time_limit_s=time_limit, seed=seed,
                              solutions_out=solutions_out, workers=workers)
         typer.echo(vrplib.format_table(results))
+
+    _run(body)
+
+
+def _parse_list(text: str | None, flag: str, kind: Callable[[str], Any]) -> list[Any] | None:
+    from courier.errors import InputError
+
+    if text is None:
+        return None
+    try:
+        values = [kind(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{flag} {text!r}: expected comma-separated numbers, e.g. 2000,5000") from None
+    if not values or any(v <= 0 for v in values):
+        raise InputError(f"{flag} {text!r}: expected numbers > 0")
+    return values
+
+
+@contextmanager
+def _progress(quiet: bool, total: int) -> Iterator[Callable[[str], None] | None]:
+    """Yield a callback that shows its text on a rich progress bar (None when quiet)."""
+    if quiet:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn()) as bar:
+        task = bar.add_task("starting", total=total)
+
+        started = [0]
+
+        def step(text: str) -> None:
+            # bench load announces each point ("N parcels: planning"), bench city each finish.
+            if text.endswith(": planning"):
+                started[0] += 1
+                bar.update(task, completed=started[0] - 1)
+            elif " planned (" in text:
+                bar.advance(task)
+            bar.update(task, description=text)
+
+        yield step
+        bar.update(task, completed=total, description="done")
+
+
+@bench_app.command("load")
+def bench_load(
+    streets: Annotated[Path, typer.Option(help="Street file (.osm, .osm.pbf, .graphml).")],
+    out: Annotated[Path, typer.Option(help="Folder for bench.json, bench.html and the PNG plots.")],
+    volumes: Annotated[str | None, typer.Option(help="Parcels per point, e.g. 2000,5000,10000,20000.")] = None,
+    peak_factors: Annotated[str | None, typer.Option("--peak-factors", help="Points as multiples of a normal day (SynthConfig.normal_day_parcels), e.g. 1,2,3,5.")] = None,
+    couriers: Annotated[int | None, typer.Option(help="Roster planned at every point (default: sized per point, as courier synth does).")] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per plan.")] = 30.0,
+    search_time_limit: Annotated[float | None, typer.Option("--search-time-limit", help="Seconds per plan of the roster search (default: min(time limit, 10)).")] = None,
+    no_search: Annotated[bool, typer.Option("--no-search", help="Skip the search for the couriers needed.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic parcels (as courier synth --seed).")] = 0,
+    workers: Annotated[int, typer.Option(help="Processes for the district solves (0 = all cores).")] = 0,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT for the district solves. Env: COURIER_SCHEDULER.", envvar="COURIER_SCHEDULER")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Plan synthetic days of growing volume: time per stage, memory, km, couriers needed; plots."""
+
+    def body() -> None:
+        from courier.bench import load
+        from courier.errors import InputError
+
+        vols = _parse_list(volumes, "--volumes", int)
+        factors = _parse_list(peak_factors, "--peak-factors", float)
+        if (vols is None) == (factors is None):
+            raise InputError("give exactly one of --volumes or --peak-factors")
+        points = len(vols or factors or [])
+        with _dask_client(scheduler) as client, _progress(quiet, points) as progress:
+            result = load.run(streets=streets, volumes=vols, peak_factors=factors, couriers=couriers,
+                              time_limit_s=time_limit, search_time_limit_s=search_time_limit,
+                              search=not no_search, seed=seed, workers=workers, client=client,
+                              cache_dir=_cache_dir(False, None), progress=progress)
+        load.write(result, out)
+        if not quiet:
+            exp = result["time_exponent"]
+            typer.echo(f"{points} points; time exponent {exp if exp is not None else 'n/a'}; "
+                       f"written to {out / 'bench.html'}")
+
+    _run(body)
+
+
+@bench_app.command("city")
+def bench_city(
+    streets: Annotated[Path, typer.Option(help="Street file (.osm, .osm.pbf, .graphml).")],
+    out: Annotated[Path, typer.Option(help="Folder for bench.json, bench.html and the PNG plots.")],
+    stations: Annotated[int, typer.Option(help="Synthetic stations spread over the network.")] = 10,
+    parcels_per_station: Annotated[int, typer.Option("--parcels-per-station", help="Parcels each station plans.")] = 5000,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per station plan.")] = 30.0,
+    seed: Annotated[int, typer.Option()] = 0,
+    scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT (default: a local cluster of 2 workers). Env: COURIER_SCHEDULER.", envvar="COURIER_SCHEDULER")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
+) -> None:
+    """Plan a synthetic city: N stations, each planned as one Dask task."""
+
+    def body() -> None:
+        from courier.bench import city
+
+        with _dask_client(scheduler, local=True) as client, _progress(quiet, stations) as progress:
+            result = city.run(streets=streets, stations=stations,
+                              parcels_per_station=parcels_per_station, client=client,
+                              time_limit_s=time_limit, seed=seed, cache_dir=_cache_dir(False, None),
+                              progress=progress)
+        city.write(result, out)
+        if not quiet:
+            typer.echo(f"{result['parcels']} parcels over {stations} stations in {result['total_s']:.0f} s "
+                       f"(planning {result['plan_all_s']:.0f} s); peak memory {result['peak_rss_mb']:.0f} MB; "
+                       f"time exponent {result['time_exponent']}; written to {out / 'bench.html'}")
 
     _run(body)
 

@@ -1,70 +1,486 @@
-"""Split the day's stops among couriers: the station's own districts, or automatic zones."""
+"""Split the day's stops among couriers: the station's own districts, or automatic zones.
+
+Automatic zones grow from one seed per courier along the street network: each stop goes to the
+seed it reaches fastest (travel time on the street graph, or straight line / a door-to-door speed
+without one) plus a price per courier that rises while the courier's estimated work is above
+their share. A last pass moves single boundary stops from the busiest zone to a neighbour (and
+into the idlest zone) until max/mean work is within the balance target; vehicle capacity
+(capacity x trips) is a hard limit of both passes. With yesterday's assignment, each courier's
+seed sits in their old area and taking a stop away from yesterday's courier costs extra, so the
+zones move only as far as balance needs.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
 import shapely
+from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
 from courier.errors import InputError
-from courier.model import Courier, Stop
+from courier.model import Courier, Stop, StreetGraph, Trip
 
-# Door-to-door speed used only to weigh travel against service time when balancing work.
+# Door-to-door speed used to turn straight-line metres into seconds when there is no street graph.
 _BALANCE_SPEED_M_S = 3.0
+# Street distance over straight-line distance, to turn graph speeds into door-to-door speeds.
+_DETOUR = 1.3
+# Share of a stop's 4th-nearest-neighbour distance a good route spends reaching it: the TSP
+# length 0.7 * sqrt(n * area) per stop is 0.7 / sqrt(density); the 4th neighbour lies at
+# sqrt(4 / (pi * density)), so the ratio is 0.7 / 1.128.
+_TSP_PER_D4 = 0.62
+_MIN_LEG_M = 5.0
+# Location keys: a cell of 1/4000 degree (about 25 m) of WGS-84 lon/lat; zones for re-entries:
+# a cell of 1/800 degree (about 130 m) when a stop has no zone of its own.
+KEY_CELLS_PER_DEG = 4000
+ZONE_CELLS_PER_DEG = 800
+_M_PER_DEG = 111_320.0
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictOptions:
+    """Knobs of the automatic zones.
+
+    ``balance`` is the max/mean (and mean/min) of estimated work per shift-hour the last pass
+    aims for; the real routes come out somewhat wider, so it sits below the 1.15 promised for
+    them. ``stickiness_s`` is the travel time a stop would have to save to leave yesterday's
+    courier; ``previous_radius_m`` how far a stop may be from yesterday's nearest location to
+    inherit its courier.
+    """
+
+    balance: float = 1.06
+    stickiness_s: float = 600.0
+    previous_radius_m: float = 250.0
+    rounds: int = 2
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.balance >= 1.0:
+            raise ValueError(f"balance must be >= 1, got {self.balance}")
+        if self.stickiness_s < 0 or self.previous_radius_m < 0 or self.rounds < 1:
+            raise ValueError("stickiness_s and previous_radius_m must be >= 0, rounds >= 1")
 
 
 @dataclass(frozen=True, slots=True)
 class Districting:
-    """Which courier serves which stop, and which stops fell outside every given district."""
+    """Which courier serves which stop, and which stops fell outside every given district.
+
+    ``work_s`` is the estimated work per courier (seconds, auto districts only);
+    ``stability`` the share of stops with a known courier yesterday that kept them (``None``
+    without ``previous``).
+    """
 
     courier_of: Mapping[str, str]
     outside: tuple[str, ...] = ()
     method: str = "auto"
+    work_s: Mapping[str, float] | None = None
+    stability: float | None = None
 
 
-def workload_s(stops: Sequence[Stop], xy_m: np.ndarray) -> np.ndarray:
-    """Estimate seconds of work per stop: its service time plus the walk to its nearest neighbour.
+# --------------------------------------------------------------------------------------------
+# Keys that survive from one day to the next
 
-    The nearest-neighbour distance is what a good route spends reaching a stop, so the sum is
-    close to a route's duration without solving it.
+
+def location_key(lon: float, lat: float) -> str:
+    """Return the key of the ~25 m cell (1/4000 degree) holding a WGS-84 point (degrees)."""
+    return f"{round(lon * KEY_CELLS_PER_DEG)}:{round(lat * KEY_CELLS_PER_DEG)}"
+
+
+def previous_assignment(lon: npt.ArrayLike, lat: npt.ArrayLike,
+                        courier_ids: Sequence[str]) -> dict[str, str]:
+    """Return yesterday's assignment as {location key: courier}, the majority courier per cell.
+
+    Feed it the ``lon``, ``lat`` and ``courier_id`` columns of yesterday's ``stops.csv``. Ties go
+    to the lowest courier id, so the result does not depend on the row order.
+    """
+    lon_a = np.asarray(lon, dtype=np.float64)
+    lat_a = np.asarray(lat, dtype=np.float64)
+    votes: dict[str, dict[str, int]] = {}
+    for x, y, cid in zip(lon_a.tolist(), lat_a.tolist(), courier_ids, strict=True):
+        cell = votes.setdefault(location_key(x, y), {})
+        cell[cid] = cell.get(cid, 0) + 1
+    return {key: min(cell, key=lambda c: (-cell[c], c)) for key, cell in sorted(votes.items())}
+
+
+def previous_couriers(stops: Sequence[Stop], previous: Mapping[str, str], *,
+                      radius_m: float = 250.0) -> list[str | None]:
+    """Return yesterday's courier of each stop: of its own cell, else of the nearest cell.
+
+    A stop farther than ``radius_m`` metres from every cell of yesterday gets ``None``. Keys that
+    are not location keys (see :func:`location_key`) are ignored.
+    """
+    cells: list[tuple[int, int]] = []
+    owners: list[str] = []
+    for key, cid in sorted(previous.items()):
+        parts = key.split(":")
+        if len(parts) == 2 and all(p.lstrip("-").isdigit() for p in parts):
+            cells.append((int(parts[0]), int(parts[1])))
+            owners.append(cid)
+    if not cells or not stops:
+        return [None] * len(stops)
+    lat0 = math.radians(float(np.mean([s.lat for s in stops])))
+    scale = np.array([_M_PER_DEG * math.cos(lat0), _M_PER_DEG]) / KEY_CELLS_PER_DEG
+    tree = cKDTree(np.array(cells, dtype=np.float64) * scale)
+    here = np.array([(round(s.lon * KEY_CELLS_PER_DEG), round(s.lat * KEY_CELLS_PER_DEG))
+                     for s in stops], dtype=np.float64) * scale
+    dist, idx = tree.query(here, distance_upper_bound=radius_m)
+    return [owners[int(j)] if np.isfinite(d) else None
+            for d, j in zip(dist.tolist(), idx.tolist(), strict=True)]
+
+
+def stability(courier_of: Mapping[str, str], stops: Sequence[Stop], previous: Mapping[str, str],
+              *, radius_m: float = 250.0) -> tuple[float, int]:
+    """Return (share of comparable stops whose courier is unchanged, comparable stops).
+
+    A stop is comparable when yesterday had a stop within ``radius_m`` metres (see
+    :func:`previous_couriers`) and it is assigned today. The share is 1.0 when none is.
+    """
+    before = previous_couriers(stops, previous, radius_m=radius_m)
+    pairs = [(b, courier_of.get(s.stop_id)) for s, b in zip(stops, before, strict=True)]
+    pairs = [(b, a) for b, a in pairs if b is not None and a is not None]
+    if not pairs:
+        return 1.0, 0
+    return sum(1 for b, a in pairs if a == b) / len(pairs), len(pairs)
+
+
+# --------------------------------------------------------------------------------------------
+# Workload
+
+
+def _stop_loads(stops: Sequence[Stop]) -> FloatArray:
+    """Return (n, 3) parcels, kg, litres a courier carries out for each stop."""
+    return np.array([(s.delivery_parcels, s.delivery_kg, s.delivery_l) for s in stops],
+                    dtype=np.float64).reshape(-1, 3)
+
+
+def _capacity(couriers: Sequence[Courier]) -> FloatArray:
+    """Return (k, 3) what each courier can carry over the day: capacity x trips."""
+    return np.array([(c.capacity_parcels * c.max_trips, c.capacity_kg * c.max_trips,
+                      c.capacity_l * c.max_trips) for c in couriers], dtype=np.float64).reshape(-1, 3)
+
+
+def workload_s(stops: Sequence[Stop], xy_m: np.ndarray, *, station_s: FloatArray | None = None,
+               stops_per_trip: float | None = None, speed_m_s: float = _BALANCE_SPEED_M_S,
+               ) -> FloatArray:
+    """Estimate seconds of route time per stop; a district's estimate is the sum over its stops.
+
+    Service time, plus the stop's share of a good tour through its neighbourhood
+    (0.62 x the distance to its 4th-nearest neighbour, from TSP length ~ 0.7 sqrt(n area)), plus,
+    given ``station_s`` (round trip to the station, s) and ``stops_per_trip``, its share of the
+    drive out and back: one per trip, shared by the trip's stops.
     """
     service = np.array([s.service_s for s in stops], dtype=np.float64)
-    if len(stops) < 2:
+    n = len(stops)
+    if n < 2:
         return service
-    dist, _ = cKDTree(xy_m).query(xy_m, k=2)
-    return service + dist[:, 1] / _BALANCE_SPEED_M_S
+    k = min(4, n - 1)
+    dist, _ = cKDTree(xy_m).query(xy_m, k=k + 1)
+    leg = np.maximum(dist[:, k] * (_TSP_PER_D4 if k == 4 else 1.0), _MIN_LEG_M)
+    work = service + leg / speed_m_s
+    if station_s is not None and stops_per_trip:
+        work = work + station_s / max(stops_per_trip, 1.0)
+    return np.asarray(work, dtype=np.float64)
+
+
+def route_estimate_s(service_s: float, n_stops: int, area_m2: float, station_round_s: float,
+                     trips: int, *, speed_m_s: float = _BALANCE_SPEED_M_S) -> float:
+    """Estimate one courier's route time (s): service + 0.7 sqrt(n area) / speed + trips out and back."""
+    return service_s + 0.7 * math.sqrt(max(n_stops, 0) * max(area_m2, 0.0)) / speed_m_s \
+        + trips * station_round_s
+
+
+# --------------------------------------------------------------------------------------------
+# Travel times on the street graph
+
+
+class _Network:
+    """Travel times from a few street nodes to the stops, both ways averaged (s)."""
+
+    def __init__(self, graph: StreetGraph, stops: Sequence[Stop]) -> None:
+        n = graph.n_nodes
+        self.forward = sp.csr_matrix((graph.edge_time_s, (graph.edge_from, graph.edge_to)),
+                                     shape=(n, n))
+        self.backward = self.forward.T.tocsr()
+        edge = np.fromiter((s.snap.edge for s in stops), dtype=np.int64, count=len(stops))
+        frac = np.fromiter((s.snap.fraction for s in stops), dtype=np.float64, count=len(stops))
+        self.node = np.where(frac >= 0.5, graph.edge_to[edge], graph.edge_from[edge]).astype(np.int64)
+        length = float(graph.edge_length_m.sum())
+        self.speed_m_s = length / max(float(graph.edge_time_s.sum()), 1e-9) / _DETOUR
+
+    def times_s(self, sources: IntArray) -> FloatArray:
+        """Return (len(sources), n_stops) mean of out and back travel seconds."""
+        out = dijkstra(self.forward, directed=True, indices=sources)[:, self.node]
+        back = dijkstra(self.backward, directed=True, indices=sources)[:, self.node]
+        t = (out + back) / 2
+        # The graph is strongly connected; inf only for a snap outside it: price it high.
+        return np.where(np.isfinite(t), t, 1e7)
+
+
+# --------------------------------------------------------------------------------------------
+# Automatic districts
 
 
 def auto_districts(stops: Sequence[Stop], couriers: Sequence[Courier], *, xy_m: np.ndarray,
-                   station_xy_m: tuple[float, float]) -> Districting:
-    """Cut the area around the station into one angular sector per courier with equal work.
+                   station_xy_m: tuple[float, float], graph: StreetGraph | None = None,
+                   previous: Mapping[str, str] | None = None,
+                   options: DistrictOptions = DistrictOptions()) -> Districting:
+    """Split stops into one compact zone per courier with balanced work, within capacity.
 
-    Each courier's share of the work is proportional to their shift length. The sweep starts at
-    the widest empty angle around the station so that no cluster of stops is cut in two.
+    Parameters
+    ----------
+    stops, couriers
+        Today's stops and roster. A courier's share of the work is proportional to their shift.
+    xy_m
+        Stop positions in the graph's metric CRS (metres), one row per stop.
+    station_xy_m
+        The station in the same CRS.
+    graph
+        The street graph the stops were snapped to: travel times come from it. Without it,
+        straight-line metres at a door-to-door speed of 3 m/s.
+    previous
+        Yesterday's assignment, {location key: courier} (see :func:`previous_assignment`):
+        couriers start from their old area and keep its stops as far as balance allows.
+    options
+        Balance target, stickiness, seed (see :class:`DistrictOptions`).
     """
-    if not stops:
-        return Districting(courier_of={})
-    work = workload_s(stops, xy_m)
-    angle = np.arctan2(xy_m[:, 1] - station_xy_m[1], xy_m[:, 0] - station_xy_m[0])
-    order = np.lexsort((np.arange(len(stops)), angle))
-    sorted_angle = angle[order]
-    gaps = np.diff(np.concatenate([sorted_angle, sorted_angle[:1] + 2 * np.pi]))
-    start = (int(np.argmax(gaps)) + 1) % len(order)
-    order = np.roll(order, -start)
-    shares = np.array([c.shift_end_s - c.shift_start_s for c in couriers], dtype=np.float64)
-    bounds = np.cumsum(shares) / shares.sum() * work.sum()
-    # A stop goes to the courier whose cumulative share contains the middle of its work.
-    mid = np.cumsum(work[order]) - work[order] / 2
-    slot = np.minimum(np.searchsorted(bounds, mid, side="right"), len(couriers) - 1)
-    courier_of = {stops[i].stop_id: couriers[k].courier_id
-                  for i, k in zip(order.tolist(), slot.tolist(), strict=True)}
-    return Districting(courier_of=courier_of, method="auto")
+    if not stops or not couriers:
+        return Districting(courier_of={}, work_s={c.courier_id: 0.0 for c in couriers})
+    n, k = len(stops), len(couriers)
+    xy = np.asarray(xy_m, dtype=np.float64).reshape(n, 2)
+    net = _Network(graph, stops) if graph is not None else None
+    speed = net.speed_m_s if net is not None else _BALANCE_SPEED_M_S
+    station = np.asarray(station_xy_m, dtype=np.float64)
+    if net is not None:
+        st_node = _nearest_node(graph, station) if graph is not None else 0
+        station_s = 2 * net.times_s(np.array([st_node]))[0]
+    else:
+        station_s = 2 * np.hypot(*(xy - station).T) / speed
+    load = _stop_loads(stops)
+    cap = _capacity(couriers)
+    # Stops per trip: how many average stops fill the tightest dimension of an average vehicle.
+    per_trip_cap = cap.mean(axis=0) / np.array([c.max_trips for c in couriers]).mean()
+    mean_load = np.maximum(load.mean(axis=0), 1e-9)
+    stops_per_trip = float(max(1.0, np.min(per_trip_cap / mean_load)))
+    work = workload_s(stops, xy, station_s=station_s, stops_per_trip=stops_per_trip,
+                      speed_m_s=speed)
+    shift = np.array([c.shift_end_s - c.shift_start_s for c in couriers], dtype=np.float64)
+    target = work.sum() * shift / shift.sum()
+
+    before = previous_couriers(stops, previous, radius_m=options.previous_radius_m) \
+        if previous else [None] * n
+    index_of = {c.courier_id: j for j, c in enumerate(couriers)}
+    prev = np.array([index_of.get(b, -1) if b is not None else -1 for b in before], dtype=np.int64)
+
+    seeds = _initial_seeds(xy, work, prev, k, seed=options.seed)
+    price = np.zeros(k)
+    assign = np.zeros(n, dtype=np.int64)
+    for _ in range(options.rounds):
+        cost = _cost(xy, seeds, net, prev, options.stickiness_s, speed)
+        price, assign = _price_balance(cost, work, target, load, cap, price)
+        assign = _refine(cost, assign, work, target, load, cap, balance=options.balance)
+        new_seeds = _medoids(xy, work, assign, k, seeds)
+        if np.array_equal(new_seeds, seeds):
+            break
+        seeds = new_seeds
+    courier_of = {s.stop_id: couriers[int(a)].courier_id for s, a in zip(stops, assign, strict=True)}
+    per = np.bincount(assign, weights=work, minlength=k)
+    result_stability = None
+    if previous:
+        known = prev >= 0
+        result_stability = float((assign[known] == prev[known]).mean()) if known.any() else 1.0
+    return Districting(courier_of=courier_of, method="auto",
+                       work_s={c.courier_id: float(per[j]) for j, c in enumerate(couriers)},
+                       stability=result_stability)
 
 
+def _nearest_node(graph: StreetGraph, xy: FloatArray) -> int:
+    return int(np.argmin((graph.node_x_m - xy[0]) ** 2 + (graph.node_y_m - xy[1]) ** 2))
+
+
+def _initial_seeds(xy: FloatArray, work: FloatArray, prev: IntArray, k: int, *,
+                   seed: int) -> IntArray:
+    """Return one stop index per courier: yesterday's area's medoid, else weighted k-means."""
+    n = len(xy)
+    rng = np.random.default_rng(seed)
+    centres = np.full((k, 2), np.nan)
+    for j in range(k):
+        mine = prev == j
+        if mine.any():
+            centres[j] = np.average(xy[mine], axis=0, weights=work[mine])
+    free = np.flatnonzero(np.isnan(centres[:, 0]))
+    if free.size:
+        # k-means++ for couriers without an area yesterday, around the areas that exist.
+        fixed = centres[~np.isnan(centres[:, 0])]
+        d2 = (np.min(((xy[:, None, :] - fixed[None]) ** 2).sum(-1), axis=1) if len(fixed)
+              else np.full(n, np.inf))
+        for j in free.tolist():
+            p = work * np.where(np.isfinite(d2), d2, 1.0)
+            pick = int(rng.choice(n, p=p / p.sum())) if p.sum() > 0 else int(rng.integers(n))
+            centres[j] = xy[pick]
+            d2 = np.minimum(d2, ((xy - xy[pick]) ** 2).sum(-1))
+        movable = np.isin(np.arange(k), free)
+        for _ in range(8):  # Lloyd steps move only the new centres
+            d = ((xy[:, None, :] - centres[None]) ** 2).sum(-1)
+            near = np.argmin(d, axis=1)
+            for j in free.tolist():
+                mine = near == j
+                if mine.any() and movable[j]:
+                    centres[j] = np.average(xy[mine], axis=0, weights=work[mine])
+    _, idx = cKDTree(xy).query(centres)
+    return np.asarray(idx, dtype=np.int64)
+
+
+def _cost(xy: FloatArray, seeds: IntArray, net: _Network | None, prev: IntArray,
+          stickiness_s: float, speed: float) -> FloatArray:
+    """Return (k, n) seconds: travel from each courier's seed to each stop, plus stickiness."""
+    if net is not None:
+        cost = net.times_s(net.node[seeds])
+    else:
+        cost = np.sqrt(((xy[None, :, :] - xy[seeds][:, None, :]) ** 2).sum(-1)) / speed
+    known = prev >= 0
+    if stickiness_s and known.any():
+        cost = cost + stickiness_s * known[None, :]
+        cost[prev[known], np.flatnonzero(known)] -= stickiness_s
+    return np.asarray(cost, dtype=np.float64)
+
+
+def _price_balance(cost: FloatArray, work: FloatArray, target: FloatArray, load: FloatArray,
+                   cap: FloatArray, price: FloatArray, *, iterations: int = 100,
+                   ) -> tuple[FloatArray, IntArray]:
+    """Raise the price of overworked couriers and lower it for idle ones (subgradient steps)."""
+    k = cost.shape[0]
+    # Small steps: stops at one street node move as a lump, large steps make prices oscillate.
+    step = 10.0
+    best_price, best_assign, best_gap = price, np.argmin(cost + price[:, None], axis=0), np.inf
+    for _ in range(iterations):
+        assign = np.argmin(cost + price[:, None], axis=0)
+        per = np.bincount(assign, weights=work, minlength=k)
+        over = np.max(np.stack([np.bincount(assign, weights=load[:, d], minlength=k) / cap[:, d]
+                                for d in range(3)]), axis=0)
+        ratio = per / target
+        gap = float(max(ratio.max() - 1.0, 1.0 - ratio.min(), over.max() - 1.0))
+        if gap < best_gap:
+            best_price, best_assign, best_gap = price.copy(), assign, gap
+        grad = (ratio - 1.0) + 4.0 * np.maximum(over - 1.0, 0.0)
+        price = price + step * grad
+    return best_price, np.asarray(best_assign, dtype=np.int64)
+
+
+def _refine(cost: FloatArray, assign: IntArray, work: FloatArray, target: FloatArray,
+            load: FloatArray, cap: FloatArray, *, balance: float) -> IntArray:
+    """Move single boundary stops, cheapest first, until work is within ``balance`` of target.
+
+    Takes from the courier furthest above their share (or over capacity) and gives to the one
+    furthest below. A move never pushes the receiver over capacity nor above the giver's share
+    before the move, so the spread of work shrinks with every move and the loop ends.
+    """
+    k, n = cost.shape
+    assign = assign.copy()
+    per: FloatArray = np.bincount(assign, weights=work, minlength=k).astype(np.float64)
+    carried: FloatArray = np.stack([np.bincount(assign, weights=load[:, d], minlength=k)
+                                    for d in range(3)], 1).astype(np.float64)
+    hi, lo = target * balance, target / balance
+    for _ in range(2 * n):
+        ratio = per / target
+        over_cap = np.asarray((carried > cap + 1e-9).any(axis=1))
+        moved = False
+        # Take from the busiest (or over capacity) courier...
+        giver = int(np.argmax(np.where(over_cap, np.inf, ratio)))
+        if over_cap[giver] or per[giver] > hi[giver]:
+            mine = np.flatnonzero(assign == giver)
+            after = (per[:, None] + work[mine][None, :]) / target[:, None]
+            room_ok = np.asarray((carried[:, None, :] + load[mine][None, :, :]
+                                  <= cap[:, None, :] + 1e-9).all(axis=2))
+            if not over_cap[giver]:
+                room_ok &= after < ratio[giver]
+            room_ok[giver] = False
+            delta = np.where(room_ok, cost[:, mine] - cost[giver, mine][None, :], np.inf)
+            if np.isfinite(delta).any():
+                row, col = np.unravel_index(int(np.argmin(delta)), delta.shape)
+                _move(int(mine[col]), giver, int(row), assign, per, carried, work, load)
+                moved = True
+        # ...and give to the idlest.
+        ratio = per / target
+        taker = int(np.argmin(ratio))
+        if per[taker] < lo[taker]:
+            theirs = np.flatnonzero(ratio[assign] > ratio[taker])
+            if theirs.size:
+                src = assign[theirs]
+                fits = ((carried[taker][None, :] + load[theirs] <= cap[taker] + 1e-9).all(axis=1)
+                        & ((per[taker] + work[theirs]) / target[taker] < ratio[src]))
+                delta = np.where(fits, cost[taker, theirs] - cost[src, theirs], np.inf)
+                if np.isfinite(delta).any():
+                    best = int(np.argmin(delta))
+                    _move(int(theirs[best]), int(src[best]), taker, assign, per, carried, work,
+                          load)
+                    moved = True
+        if not moved:
+            break
+    return assign
+
+
+def _move(i: int, a: int, b: int, assign: IntArray, per: FloatArray, carried: FloatArray,
+          work: FloatArray, load: FloatArray) -> None:
+    assign[i] = b
+    per[a] -= work[i]
+    per[b] += work[i]
+    carried[a] -= load[i]
+    carried[b] += load[i]
+
+
+def _medoids(xy: FloatArray, work: FloatArray, assign: IntArray, k: int,
+             seeds: IntArray) -> IntArray:
+    """Return the stop nearest each zone's work-weighted centre (the old seed if the zone is empty)."""
+    out = seeds.copy()
+    for j in range(k):
+        mine = np.flatnonzero(assign == j)
+        if mine.size:
+            centre = np.average(xy[mine], axis=0, weights=work[mine])
+            out[j] = int(mine[np.argmin(((xy[mine] - centre) ** 2).sum(-1))])
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Zone re-entries
+
+
+def zone_of(stop: Stop) -> str:
+    """Return a stop's zone: ``Stop.zone`` if set, else its ~130 m cell (1/800 degree)."""
+    if stop.zone:
+        return stop.zone
+    return f"cell:{math.floor(stop.lon * ZONE_CELLS_PER_DEG)}:{math.floor(stop.lat * ZONE_CELLS_PER_DEG)}"
+
+
+def zone_reentries(trips: Sequence[Trip], stops: Sequence[Stop]) -> tuple[int, int]:
+    """Return (re-entries, routes): how often a trip leaves a zone and later comes back.
+
+    A trip that visits zones A A B A C B has two re-entries (back into A, back into B).
+    """
+    zone = {s.stop_id: zone_of(s) for s in stops}
+    total = 0
+    for trip in trips:
+        seen: set[str] = set()
+        last = None
+        for v in trip.visits:
+            z = zone[v.stop_id]
+            if z != last and z in seen:
+                total += 1
+            seen.add(z)
+            last = z
+    return total, len(trips)
+
+
+# --------------------------------------------------------------------------------------------
+# Fixed districts and polygons
 def fixed_districts(stops: Sequence[Stop], couriers: Sequence[Courier], *,
                     areas: gpd.GeoDataFrame, xy_m: np.ndarray, crs_metric: str,
                     station_xy_m: tuple[float, float], file: str) -> Districting:

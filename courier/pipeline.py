@@ -1,4 +1,5 @@
-"""plan(): the stages in order, no I/O. Districts are solved in parallel processes."""
+"""plan(): the stages in order, no I/O. Districts are solved in parallel processes, or on a Dask
+cluster when a ``distributed.Client`` is given."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ import os
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from courier import districts as districting
 from courier import streets
 from courier.config import PlanConfig
+from courier.coords import gcj02_to_wgs84
 from courier.errors import InputError
 from courier.model import (
     REASONS,
@@ -29,8 +31,11 @@ from courier.model import (
     Unassigned,
     Visit,
 )
-from courier.parcels import SnappedParcel, build_stops
+from courier.parcels import Locker, SnappedParcel, build_stops
 from courier.sortplan import sort_plan
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 log = logging.getLogger(__name__)
 
@@ -73,17 +78,29 @@ def _init_worker(graphs: dict[str, StreetGraph]) -> None:
 def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequence[Courier],
          station_lonlat: tuple[float, float], graphs: Mapping[str, StreetGraph],
          config: PlanConfig, areas: Any = None, input_count: int | None = None,
-         areas_file: str = "districts") -> Plan:
+         areas_file: str = "districts", client: Client | None = None,
+         previous: Mapping[str, str] | None = None,
+         lockers: Sequence[tuple[str, float, float, int, str]] = ()) -> Plan:
     """Plan the day: snap, merge stops, split into districts, route, sort.
 
     ``graphs`` holds one street graph per vehicle profile used by the roster; the e-tricycle's
     (or the first courier's) is the one parcels are snapped to. ``areas`` is an optional
     GeoDataFrame of district polygons with a ``courier_id`` column. The solves share what is
-    left of ``config.time_limit_s`` after the earlier stages.
+    left of ``config.time_limit_s`` after the earlier stages. ``previous`` (yesterday's
+    assignment, {location key: courier}, see ``districts.previous_assignment``) keeps automatic
+    districts in yesterday's areas as far as balance allows.
+
+    With a Dask ``client`` the district solves go to its cluster (the street graphs are
+    scattered to every worker once) instead of local processes; the plan is the same.
+    ``lockers`` are (locker_id, lon, lat, capacity_parcels, name) rows. With
+    ``config.coords == "gcj02"`` every input coordinate (parcels, station, lockers) is converted
+    to WGS-84 first, and the plan is in WGS-84.
     """
     from courier.model import Station
 
     started = time.perf_counter()
+    if config.coords == "gcj02":
+        parcels, station_lonlat, lockers = _to_wgs84(parcels, station_lonlat, lockers)
     deadline = started + config.time_limit_s
     timings: dict[str, float] = {}
     primary = graphs[couriers[0].vehicle] if couriers[0].vehicle in graphs else next(iter(graphs.values()))
@@ -105,7 +122,8 @@ def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequ
         max(c.capacity_kg for c in couriers),
         max(c.capacity_l for c in couriers),
     )
-    stops = build_stops(snapped, config=config, max_load=max_load)
+    stops = build_stops(snapped, config=config, max_load=max_load,
+                        lockers=_snap_lockers(lockers, primary, config))
     timings["snap_stops"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -120,7 +138,11 @@ def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequ
                                             crs_metric=primary.crs_metric,
                                             station_xy_m=station_xy, file=areas_file)
     else:
-        split = districting.auto_districts(stops, couriers, xy_m=xy, station_xy_m=station_xy)
+        # Automatic zones on the street graph the stops were snapped to; ``previous`` is
+        # yesterday's {location key: courier} (districts.previous_assignment of its stops.csv).
+        split = districting.auto_districts(
+            stops, couriers, xy_m=xy, station_xy_m=station_xy, graph=primary,
+            previous=previous, options=districting.DistrictOptions(seed=config.seed))
     timings["districts"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -133,7 +155,8 @@ def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequ
             by_courier.setdefault(cid, []).append(stop)
     roster = {c.courier_id: c for c in couriers}
     order = sorted(by_courier, key=lambda cid: (-len(by_courier[cid]), cid))
-    workers = max(1, min(config.workers or os.cpu_count() or 1, len(order)))
+    slots = _cluster_threads(client) if client is not None else config.workers or os.cpu_count() or 1
+    workers = max(1, min(slots, len(order)))
     remaining = max(0.2, deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
     waves = -(-len(order) // workers) if order else 1
     tasks = [
@@ -145,7 +168,7 @@ def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequ
               drop_penalty_s=config.drop_penalty_s)
         for cid in order
     ]
-    solved = _run_tasks(tasks, dict(graphs), workers)
+    solved = _run_tasks(tasks, dict(graphs), workers, client=client)
     timings["matrices"] = sum(s.matrix_s for s in solved)
     timings["routing"] = time.perf_counter() - tick
 
@@ -174,6 +197,36 @@ def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequ
         input_count=input_count if input_count is not None else len(parcels) + len(rejects),
         streets_source=primary.source,
     )
+
+
+def _to_wgs84(parcels: Sequence[Parcel], station: tuple[float, float],
+              lockers: Sequence[tuple[str, float, float, int, str]],
+              ) -> tuple[list[Parcel], tuple[float, float], list[tuple[str, float, float, int, str]]]:
+    """Convert GCJ-02 input (Chinese map apps) to WGS-84, the datum of OpenStreetMap."""
+    lon, lat = gcj02_to_wgs84([p.lon for p in parcels] + [station[0]] + [lk[1] for lk in lockers],
+                              [p.lat for p in parcels] + [station[1]] + [lk[2] for lk in lockers])
+    n = len(parcels)
+    moved = [replace(p, lon=float(lon[i]), lat=float(lat[i])) for i, p in enumerate(parcels)]
+    moved_lockers = [(lk[0], float(lon[n + 1 + k]), float(lat[n + 1 + k]), lk[3], lk[4])
+                     for k, lk in enumerate(lockers)]
+    return moved, (float(lon[n]), float(lat[n])), moved_lockers
+
+
+def _snap_lockers(lockers: Sequence[tuple[str, float, float, int, str]], graph: StreetGraph,
+                  config: PlanConfig) -> list[Locker]:
+    """Snap lockers to the streets; one farther than the snap limit is left out, with a warning."""
+    if not lockers:
+        return []
+    snaps = streets.snap_points(graph, [lk[1] for lk in lockers], [lk[2] for lk in lockers])
+    x, y = streets.project(graph, [s.lon for s in snaps], [s.lat for s in snaps])
+    out = []
+    for k, (lk, snap) in enumerate(zip(lockers, snaps, strict=True)):
+        if snap.distance_m > config.max_snap_m:
+            log.warning("locker %s is %.0f m from any street: not used", lk[0], snap.distance_m)
+            continue
+        out.append(Locker(locker_id=lk[0], lon=lk[1], lat=lk[2], snap=snap, x_m=float(x[k]),
+                          y_m=float(y[k]), capacity_parcels=lk[3], name=lk[4]))
+    return out
 
 
 def _unassign(stop: Stop, code: str) -> list[Unassigned]:
@@ -219,8 +272,14 @@ def _snap_parcels(parcels: Sequence[Parcel], graph: StreetGraph, config: PlanCon
     return kept, rejects, unreachable
 
 
+def _cluster_threads(client: Client) -> int:
+    return max(1, sum(client.nthreads().values()))
+
+
 def _run_tasks(tasks: Sequence[_Task], graphs: dict[str, StreetGraph],
-               workers: int) -> list[_Solved]:
+               workers: int, *, client: Client | None = None) -> list[_Solved]:
+    if client is not None:
+        return _run_on_dask(tasks, graphs, client)
     if workers <= 1 or len(tasks) <= 1:
         _init_worker(graphs)
         return [_solve_district(t) for t in tasks]
@@ -231,7 +290,25 @@ def _run_tasks(tasks: Sequence[_Task], graphs: dict[str, StreetGraph],
         return list(pool.map(_solve_district, tasks))
 
 
+def _run_on_dask(tasks: Sequence[_Task], graphs: dict[str, StreetGraph],
+                 client: Client) -> list[_Solved]:
+    """Solve the districts on a Dask cluster; the graphs reach each worker once; task order kept."""
+    from courier.cluster import map_shared
+
+    return map_shared(client, _solve_district_with, graphs, tasks)
+
+
+def _solve_district_with(graphs: Mapping[str, StreetGraph], task: _Task) -> _Solved:
+    """Solve one district with the graphs given (on a Dask worker: resolved from a scatter)."""
+    return _solve(task, graphs)
+
+
 def _solve_district(task: _Task) -> _Solved:
+    """Solve one district with the graphs this worker process received at start-up."""
+    return _solve(task, _GRAPHS)
+
+
+def _solve(task: _Task, graphs: Mapping[str, StreetGraph]) -> _Solved:
     """Build the travel matrices of one district, route it, and turn the result into trips."""
     from courier import routing
 
@@ -242,7 +319,7 @@ def _solve_district(task: _Task) -> _Solved:
     dists: dict[str, Any] = {}
     matrices: dict[str, streets.TravelMatrix] = {}
     for profile in profiles:
-        graph = _GRAPHS[profile]
+        graph = graphs[profile]
         lon = [task.station_lonlat[0], *(s.snap.lon for s in stops)]
         lat = [task.station_lonlat[1], *(s.snap.lat for s in stops)]
         snaps = streets.snap_points(graph, lon, lat)

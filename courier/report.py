@@ -7,7 +7,7 @@ import html
 import re
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,8 +25,12 @@ def _version(package: str) -> str:
         return "unknown"
 
 
-def summary(plan: Plan) -> dict[str, Any]:
-    """Return the plan's KPIs; ``parcels`` always satisfies input = planned + unassigned + rejected."""
+def summary(plan: Plan, *, previous: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the plan's KPIs; ``parcels`` always satisfies input = planned + unassigned + rejected.
+
+    ``previous`` is yesterday's assignment ({location key: courier}): with it, ``districts``
+    reports the share of stops whose courier is unchanged.
+    """
     planned = len(plan.sort_lines)
     unassigned = len(plan.unassigned)
     rejected = len({r.row for r in plan.rejects})
@@ -82,12 +86,31 @@ def summary(plan: Plan) -> dict[str, Any]:
             "balance_min_over_mean": round(min(durations) / mean, 4) if mean else 0.0,
         },
         "couriers": [per[c.courier_id] for c in plan.couriers],
+        "districts": _district_metrics(plan, previous),
         "timings_s": {k: round(v, 3) for k, v in plan.timings_s.items()},
         "seed": plan.seed,
         "streets": plan.streets_source,
         "station": {"lon": plan.station.lon, "lat": plan.station.lat},
         "versions": {"courier": _version("courier"), "ortools": _version("ortools")},
     }
+
+
+def _district_metrics(plan: Plan, previous: Mapping[str, str] | None) -> dict[str, Any]:
+    """Zone re-entries per trip and, given yesterday's assignment, day-to-day stability."""
+    from courier.districts import stability, zone_reentries
+
+    reentries, routes = zone_reentries(plan.trips, plan.stops)
+    out: dict[str, Any] = {
+        "zone_reentries": reentries,
+        "zone_reentries_per_route": round(reentries / routes, 4) if routes else 0.0,
+        "stability": None,
+        "stability_stops_compared": 0,
+    }
+    if previous:
+        share, compared = stability(plan.districts, plan.stops, previous)
+        out["stability"] = round(share, 4)
+        out["stability_stops_compared"] = compared
+    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,435 @@
+"""`courier bench load`: plan synthetic days of growing volume and report where the time goes.
+
+Every point runs the same stages as ``courier plan`` (validation, ``pipeline.plan``,
+``report.summary``) on parcels from ``courier.synth`` with the given seed, so a point can be
+replayed with ``courier synth --parcels N --seed S`` and ``courier plan``.
+
+``couriers_needed`` is a bisection over the roster size: a roster "clears the day" when no
+parcel is left ``dropped`` or ``no_courier`` (the reasons more couriers can fix). Each probe
+is a full plan with a short time limit, so the figure is an upper estimate: a longer search
+may clear the day with fewer couriers, and the bisection assumes more couriers never hurt.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import math
+import resource
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from courier.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from distributed import Client
+
+    from courier.model import Courier, Parcel, Plan, Reject, StreetGraph
+
+# Reasons that a bigger roster can clear; the others (unreachable, too big, window closed,
+# shift too short) stay whatever the roster.
+CAPACITY_REASONS = ("dropped", "no_courier")
+_MAX_PROBES = 8
+
+Progress = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring
+
+
+@contextmanager
+def peak_rss() -> Iterator[dict[str, float]]:
+    """Sample the resident memory of this process and its children; yield {'mb': peak}.
+
+    ``getrusage`` maxima never go down over a process's life, so a sweep needs a sampler to
+    give each point its own peak. The sampler runs every 50 ms; the getrusage peak of this
+    process, where it is higher than every sample, is taken as a floor only for the first point.
+    """
+    import psutil
+
+    me = psutil.Process()
+    out = {"mb": 0.0}
+    stop = threading.Event()
+
+    def rss_mb() -> float:
+        total = 0
+        for proc in (me, *me.children(recursive=True)):
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                continue
+        return total / 2**20
+
+    def sample() -> None:
+        while not stop.is_set():
+            out["mb"] = max(out["mb"], rss_mb())
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join()
+        out["mb"] = round(max(out["mb"], rss_mb()), 1)
+
+
+def maxrss_mb() -> float:
+    """Return the lifetime peak resident memory of this process plus its waited-for children, MB."""
+    # Linux reports kilobytes.
+    kb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+          + resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    return round(kb / 1024, 1)
+
+
+def time_exponent(volumes: Sequence[float], seconds: Sequence[float]) -> float | None:
+    """Return the slope of log(seconds) over log(volumes) (numpy.polyfit), None below 2 volumes."""
+    pairs = [(v, s) for v, s in zip(volumes, seconds, strict=True) if v > 0 and s > 0]
+    if len({v for v, _ in pairs}) < 2:
+        return None
+    x = np.log([v for v, _ in pairs])
+    y = np.log([s for _, s in pairs])
+    return round(float(np.polyfit(x, y, 1)[0]), 3)
+
+
+# --------------------------------------------------------------------------------------------
+# One point
+
+
+def synth_day(graph: StreetGraph, *, parcels: int, couriers: int | None, seed: int,
+              ) -> tuple[list[Parcel], list[Reject], list[Courier], int]:
+    """Synthesise and validate a day exactly as the demo of ``courier plan`` does."""
+    from courier.synth import synth_couriers, synth_parcels
+
+    table = synth_parcels(graph, parcels=parcels, seed=seed)
+    roster = synth_couriers(parcels=parcels, couriers=couriers)
+    return validate_day(table, roster)
+
+
+def validate_day(table: pd.DataFrame, roster: pd.DataFrame,
+                 ) -> tuple[list[Parcel], list[Reject], list[Courier], int]:
+    """Validate synthetic tables the way files are validated (as text, with row numbers)."""
+    from courier.parcels import validate_parcels
+
+    table = table.astype(str)
+    table.insert(0, "__row__", range(2, len(table) + 2))
+    parcels, rejects = validate_parcels(table, file="synthetic parcels")
+    return list(parcels), list(rejects), validate_roster(roster), len(table)
+
+
+def validate_roster(roster: pd.DataFrame) -> list[Courier]:
+    """Validate a synthetic roster table as ``courier plan`` validates a roster file."""
+    from courier.config import PROFILES
+    from courier.parcels import validate_couriers
+
+    roster = roster.astype(str)
+    roster.insert(0, "__row__", range(2, len(roster) + 2))
+    return list(validate_couriers(roster, file="synthetic roster", profiles=PROFILES))
+
+
+def plan_day(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequence[Courier],
+             input_count: int, graphs: Mapping[str, StreetGraph], station_lonlat: tuple[float, float],
+             time_limit_s: float, seed: int, workers: int = 0,
+             client: Client | None = None) -> tuple[Plan, float]:
+    """Plan one day with ``pipeline.plan``; return the plan and its wall time in seconds."""
+    from courier.config import PlanConfig
+    from courier.pipeline import plan
+
+    config = PlanConfig(time_limit_s=time_limit_s, seed=seed, workers=workers)
+    tick = time.perf_counter()
+    result = plan(parcels=parcels, rejects=rejects, couriers=couriers, station_lonlat=station_lonlat,
+                  graphs=graphs, config=config, input_count=input_count, client=client)
+    return result, time.perf_counter() - tick
+
+
+def point_figures(result: Plan, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the per-point KPIs of bench.json from a plan and its summary."""
+    planned = summary["parcels"]["planned"]
+    km = summary["totals"]["distance_m"] / 1000
+    return {
+        "planned": planned,
+        "input": summary["parcels"]["input"],
+        "adds_up": summary["parcels"]["adds_up"],
+        "distance_km": round(km, 2),
+        "km_per_parcel": round(km / planned, 4) if planned else None,
+        "parcels_per_courier_hour": summary["totals"]["parcels_per_courier_hour"],
+        "couriers_used": summary["totals"]["couriers_used"],
+        "unassigned": dict(summary["unassigned_by_reason"]),
+        "unassigned_share": round(summary["parcels"]["unassigned"] / max(1, summary["parcels"]["input"]), 4),
+    }
+
+
+def couriers_needed(*, graphs: Mapping[str, StreetGraph], parcels: Sequence[Parcel],
+                    rejects: Sequence[Reject], input_count: int, start: int,
+                    station_lonlat: tuple[float, float], time_limit_s: float, seed: int,
+                    workers: int = 0, client: Client | None = None,
+                    progress: Progress | None = None) -> dict[str, Any]:
+    """Return the smallest roster (bisection) whose plan leaves nothing dropped for lack of couriers.
+
+    Returns ``{"couriers": n or None, "probes": [[n, cleared], ...], "bracket": [lo, hi]}``;
+    ``couriers`` is None when even the largest roster tried does not clear the day.
+    """
+    from courier.synth import SynthConfig, synth_couriers
+
+    synth = SynthConfig()
+    roster_cache: dict[int, list[Courier]] = {}
+    probes: list[list[Any]] = []
+
+    def clears(n: int) -> bool:
+        if n not in roster_cache:
+            roster_cache[n] = validate_roster(synth_couriers(parcels=0, couriers=n))
+        if progress:
+            progress(f"roster search: {n} couriers")
+        result, _ = plan_day(parcels=parcels, rejects=rejects, couriers=roster_cache[n],
+                             input_count=input_count, graphs=graphs, station_lonlat=station_lonlat,
+                             time_limit_s=time_limit_s, seed=seed, workers=workers, client=client)
+        ok = not any(u.reason_code in CAPACITY_REASONS for u in result.unassigned)
+        probes.append([n, ok])
+        return ok
+
+    deliveries = sum(1 for p in parcels if p.kind == "delivery")
+    # No roster smaller than the parcels over what one courier can carry in a day can clear it.
+    lo = max(0, math.ceil(deliveries / (synth.courier_capacity_parcels * 3)) - 1)
+    hi = max(start, lo + 1)
+    while not clears(hi):
+        if len(probes) >= _MAX_PROBES:
+            return {"couriers": None, "probes": probes, "bracket": [hi, None]}
+        lo, hi = hi, hi * 2
+    while hi - lo > 1 and len(probes) < _MAX_PROBES:
+        mid = (lo + hi) // 2
+        if clears(mid):
+            hi = mid
+        else:
+            lo = mid
+    return {"couriers": hi, "probes": probes, "bracket": [lo, hi]}
+
+
+# --------------------------------------------------------------------------------------------
+# The sweep
+
+
+def run(*, streets: Path, volumes: Sequence[int] | None = None,
+        peak_factors: Sequence[float] | None = None, couriers: int | None = None,
+        time_limit_s: float = 30.0, search_time_limit_s: float | None = None, search: bool = True,
+        seed: int = 0, workers: int = 0, client: Client | None = None,
+        cache_dir: Path | None = None, progress: Progress | None = None) -> dict[str, Any]:
+    """Plan each volume (or peak factor x a normal day) and return the contents of bench.json."""
+    from courier import report
+    from courier.config import PROFILES
+    from courier.streets import load_graph
+    from courier.synth import SynthConfig, default_station
+
+    if (volumes is None) == (peak_factors is None):
+        raise InputError("give exactly one of --volumes or --peak-factors")
+    normal = SynthConfig().normal_day_parcels
+    points_in: list[tuple[int, float | None]] = (
+        [(int(v), None) for v in volumes] if volumes is not None
+        else [(round(normal * f), float(f)) for f in peak_factors or ()]
+    )
+    bad = [v for v, _ in points_in if v < 1]
+    if bad or not points_in:
+        raise InputError(f"volumes must be whole numbers >= 1, got {bad or 'none'}")
+    if couriers is not None and couriers < 1:
+        raise InputError(f"--couriers must be >= 1, got {couriers}")
+    graph = load_graph(streets, profile=PROFILES["etricycle"], cache_dir=cache_dir)
+    graphs = {"etricycle": graph}
+    st = default_station(graph)
+    station = (st.lon, st.lat)
+    search_limit = search_time_limit_s or min(time_limit_s, 10.0)
+    points: list[dict[str, Any]] = []
+    for volume, factor in points_in:
+        if progress:
+            progress(f"{volume} parcels: planning")
+        parcels, rejects, roster, count = synth_day(graph, parcels=volume, couriers=couriers, seed=seed)
+        with peak_rss() as mem:
+            result, plan_s = plan_day(parcels=parcels, rejects=rejects, couriers=roster,
+                                      input_count=count, graphs=graphs, station_lonlat=station,
+                                      time_limit_s=time_limit_s, seed=seed, workers=workers,
+                                      client=client)
+        summary = report.summary(result)
+        point: dict[str, Any] = {
+            "volume": volume, "peak_factor": factor, "couriers": len(roster),
+            "plan_s": round(plan_s, 3),
+            "timings_s": {k: round(v, 3) for k, v in result.timings_s.items()},
+            "peak_rss_mb": mem["mb"],
+            **point_figures(result, summary),
+        }
+        if search:
+            step = functools.partial(_prefixed, progress, f"{volume} parcels") if progress else None
+            found = couriers_needed(graphs=graphs, parcels=parcels, rejects=rejects,
+                                    input_count=count, start=len(roster), station_lonlat=station,
+                                    time_limit_s=search_limit, seed=seed, workers=workers,
+                                    client=client, progress=step)
+            point["couriers_needed"] = found["couriers"]
+            point["couriers_search"] = found
+        points.append(point)
+    return {
+        "command": "bench load",
+        "streets": str(streets),
+        "seed": seed,
+        "time_limit_s": time_limit_s,
+        "search_time_limit_s": search_limit if search else None,
+        "points": points,
+        "time_exponent": time_exponent([p["volume"] for p in points], [p["plan_s"] for p in points]),
+        "maxrss_mb": maxrss_mb(),
+    }
+
+
+def _prefixed(progress: Progress, prefix: str, text: str) -> None:
+    progress(f"{prefix}: {text}")
+
+
+# --------------------------------------------------------------------------------------------
+# Writing: bench.json, plots, bench.html
+
+
+def write(result: Mapping[str, Any], out: Path) -> list[Path]:
+    """Write bench.json, the PNG plots and bench.html into ``out``; return the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
+                                    encoding="utf-8")
+    figures = _plots(result, out)
+    page = out / "bench.html"
+    page.write_text(_html(result, [f.name for f in figures]), encoding="utf-8")
+    return [out / "bench.json", *figures, page]
+
+
+def _plots(result: Mapping[str, Any], out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    points = result["points"]
+    vol = np.array([p["volume"] for p in points], dtype=float)
+    written: list[Path] = []
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
+    secs = np.array([p["plan_s"] for p in points])
+    ax.loglog(vol, secs, "o-", color="C0", label="whole plan")
+    stages = sorted({k for p in points for k in p["timings_s"]} - {"routing"})
+    for k, stage in enumerate(["routing", *stages], start=1):
+        ys = np.array([p["timings_s"].get(stage, np.nan) for p in points])
+        if np.nanmax(ys, initial=0) > 0.01 * secs.max():
+            ax.loglog(vol, ys, ".--", color=f"C{k}", alpha=0.8, label=stage)
+    exp = result.get("time_exponent")
+    if exp is not None and len(vol) >= 2:
+        slope, icept = np.polyfit(np.log(vol), np.log(secs), 1)
+        xs = np.geomspace(vol.min(), vol.max(), 50)
+        ax.loglog(xs, np.exp(icept) * xs**slope, "-", color="black", lw=1,
+                  label=f"fit: time ∝ volume^{exp:.2f}")
+    ax.set_xlabel("parcels (log)")
+    ax.set_ylabel("planning time, s (log)")
+    plain_log_ticks(ax, x=False)
+    _volume_ticks(ax, vol)
+    ax.set_title("Planning time against volume")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    written.append(_save(fig, out / "time_vs_volume.png"))
+
+    if any(p.get("couriers_needed") is not None for p in points):
+        fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
+        use_factor = all(p.get("peak_factor") is not None for p in points)
+        fx: list[Any] = [p["peak_factor"] if use_factor else p["volume"] for p in points]
+        need = [p.get("couriers_needed") or np.nan for p in points]
+        ax.plot(fx, need, "o-", label="couriers needed (roster search)")
+        ax.plot(fx, [p["couriers"] for p in points], "s:", color="grey", label="roster planned")
+        ax.set_xlabel("peak factor (x a normal day)" if use_factor else "parcels")
+        ax.set_ylabel("couriers")
+        ax.set_ylim(bottom=0)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title("Couriers needed to clear the day within shifts")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+        written.append(_save(fig, out / "couriers_needed.png"))
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
+    kpp = [p["km_per_parcel"] if p["km_per_parcel"] is not None else np.nan for p in points]
+    ax.plot(vol, kpp, "o-", color="C2")
+    ax.set_xscale("log")
+    _volume_ticks(ax, vol)
+    ax.set_xlabel("parcels (log)")
+    ax.set_ylabel("km per planned parcel")
+    ax.set_ylim(bottom=0)
+    ax.set_title("Distance per parcel")
+    ax.grid(True, which="both", alpha=0.3)
+    written.append(_save(fig, out / "km_per_parcel.png"))
+    return written
+
+
+def plain_log_ticks(ax: Any, *, x: bool = True, y: bool = True) -> None:
+    """Label log axes 2000, 5000, 0.5 rather than 2x10^3."""
+    from matplotlib.ticker import FuncFormatter
+
+    major = FuncFormatter(lambda v, _: f"{v:g}")
+    # Between the decades only 2x and 5x, so that a span of several decades stays legible.
+    minor = FuncFormatter(lambda v, _: f"{v:g}" if f"{v:.0e}"[0] in "25" else "")
+    for on, axis in ((x, ax.xaxis), (y, ax.yaxis)):
+        if on:
+            axis.set_major_formatter(major)
+            axis.set_minor_formatter(minor)
+
+
+def _volume_ticks(ax: Any, volumes: np.ndarray) -> None:
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(sorted(set(volumes.tolist())), [f"{v:g}" for v in sorted(set(volumes.tolist()))])
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _html(result: Mapping[str, Any], figures: Sequence[str], *,
+          cols: Sequence[tuple[str, str]] | None = None) -> str:
+    points = result["points"]
+    cols = cols or [("volume", "parcels"), ("couriers", "roster"), ("plan_s", "plan s"),
+            ("peak_rss_mb", "peak RSS MB"), ("km_per_parcel", "km/parcel"),
+            ("parcels_per_courier_hour", "parcels/courier-h"), ("couriers_needed", "couriers needed"),
+            ("unassigned", "unassigned by reason")]
+    head = "".join(f"<th>{_esc(label)}</th>" for _, label in cols)
+    body = []
+    for p in points:
+        cells = []
+        for key, _ in cols:
+            value = p.get(key, "")
+            if isinstance(value, dict):
+                value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
+            cells.append(f"<td>{_esc('' if value is None else value)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    meta = {k: v for k, v in result.items() if not isinstance(v, list | dict)}
+    dl = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in meta.items())
+    imgs = "".join(f'<figure><img src="{_esc(name)}" alt="{_esc(name)}"></figure>' for name in figures)
+    title = _esc(f"courier {result.get('command', 'bench')}")
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;margin:1.5rem;max-width:75rem}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.25rem .5rem;text-align:right}}
+dt{{font-weight:600;float:left;clear:left;width:14rem}}dd{{margin-left:15rem}}
+figure{{display:inline-block;margin:.5rem}}img{{max-width:100%}}</style></head>
+<body><h1>{title}</h1><dl>{dl}</dl>
+<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>
+{imgs}</body></html>
+"""
