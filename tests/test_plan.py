@@ -278,3 +278,18 @@ def test_any_mix_of_rows_is_planned_unassigned_or_rejected_exactly_once(rows_in,
     heavy = {p.parcel_id for p in parcels if p.weight_kg > 100}
     assert not heavy & set(planned)
     assert all(u.reason_code == "too_big" for u in result.unassigned if u.parcel_id in heavy)
+
+
+def test_the_readme_example_on_real_futian_streets(tmp_path: Path) -> None:
+    streets = shared_file("osm_shenzhen_pcrl", "shenzhen_futian_drive.osm")
+    root = Path(__file__).resolve().parents[1] / "examples"
+    code, output = run("plan", "--streets", str(streets), "--parcels", str(root / "parcels.csv"),
+                       "--couriers", str(root / "couriers.toml"), "--lockers",
+                       str(root / "lockers.csv"), "--station", "114.033011,22.558884",
+                       "--out", str(tmp_path), "--time-limit", "8", "--no-cache", "-q")
+    assert code == 0, output
+    ids = {r["parcel_id"] for r in rows(root / "parcels.csv")}
+    summary = check_conservation(tmp_path, ids, len(ids))
+    assert summary["parcels"]["planned"] == len(ids)
+    assert [c["courier_id"] for c in summary["couriers"]] == ["C001", "C002"]  # read from TOML
+    check_feasible(tmp_path, root / "couriers.csv")
