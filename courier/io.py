@@ -6,7 +6,9 @@ Street files are read by :mod:`courier.streets`, which owns the OSM formats.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
+import re
 import tomllib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -18,6 +20,21 @@ from courier.errors import InputError
 from courier.model import Plan, Reject, SortLine, Unassigned
 
 _ENCODINGS = ("utf-8-sig", "gb18030")
+_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                     *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_filename(name: str) -> str:
+    """Return a file-name stem for an id (a courier's) that is safe on every file system.
+
+    Only ASCII letters, digits, ``_`` and ``-`` are kept, so the name also works in a URL on any
+    phone. An id that had to change, or is a reserved Windows device name, gets a short hash of
+    the original, so two ids that sanitise alike (``a/b``, ``a?b``) never share a file.
+    """
+    stem = re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64]
+    if stem != name or not stem or stem.upper() in _WINDOWS_RESERVED:
+        stem = f"{stem}-{hashlib.sha1(name.encode('utf-8')).hexdigest()[:8]}"
+    return stem
 
 
 def read_table(path: Path, *, encoding: str | None = None) -> pd.DataFrame:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import html
 import importlib.resources
 import json
@@ -40,6 +39,7 @@ import xyzservices
 from branca.element import Element, Figure
 
 from courier.coords import wgs84_to_gcj02
+from courier.io import safe_filename
 from courier.model import Parcel, Plan, Stop, Trip, Visit, Window
 
 if TYPE_CHECKING:
@@ -124,18 +124,6 @@ def mask_phone(phone: str) -> str:
     if len(p) > 2:
         return "*" * (len(p) - 2) + p[-2:]
     return "*" * len(p)
-
-
-def safe_filename(courier_id: str) -> str:
-    """Return a file-name stem for ``courier_id`` that is safe on every file system.
-
-    Only ASCII letters, digits, ``_`` and ``-`` are kept. An id that had to change gets a short
-    hash of the original, so two ids that sanitise alike (``a/b``, ``a?b``) never share a file.
-    """
-    stem = re.sub(r"[^A-Za-z0-9_-]", "_", courier_id)[:64]
-    if stem != courier_id or not stem:
-        stem = f"{stem}-{hashlib.sha1(courier_id.encode('utf-8')).hexdigest()[:8]}"
-    return stem
 
 
 def _check_tiles(tiles: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import html
-import re
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -12,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from courier.io import safe_filename
 from courier.model import REASONS, Plan, SortLine, Trip
 
 if TYPE_CHECKING:
@@ -122,8 +122,6 @@ def _district_metrics(plan: Plan, previous: Mapping[str, str] | None) -> dict[st
 # Matplotlib families that draw Chinese, tried in this order when installed; DejaVu Sans last.
 _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuanYi Zen Hei",
               "WenQuanYi Micro Hei", "Microsoft YaHei", "SimHei", "PingFang SC", "Heiti SC")
-_WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
-                     *(f"LPT{i}" for i in range(1, 10))}
 _MANY_COURIERS = 12  # more than this and a per-courier legend is unreadable
 
 
@@ -142,17 +140,7 @@ def _num(value: float, decimals: int = 1) -> str:
     return f"{value:,.{decimals}f}"
 
 
-def sheet_filename(courier_id: str) -> str:
-    """Return a file-name stem for ``courier_id``: letters (any script), digits, ``_`` and ``-``.
-
-    Everything else (``/``, ``\\``, ``.``, spaces, control characters) becomes ``_``. An id that
-    had to change, or is a reserved Windows device name, gets a short hash of the original, so
-    ``a/b`` and ``a?b`` never share a file.
-    """
-    stem = re.sub(r"[^\w-]", "_", courier_id, flags=re.UNICODE)[:64]
-    if stem != courier_id or not stem or stem.upper() in _WINDOWS_RESERVED:
-        stem = f"{stem}-{hashlib.sha1(courier_id.encode('utf-8')).hexdigest()[:8]}"
-    return stem
+sheet_filename = safe_filename
 
 
 def _unique_names(courier_ids: Sequence[str]) -> dict[str, str]:
