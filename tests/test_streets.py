@@ -18,6 +18,7 @@ import networkx as nx
 import numpy as np
 import pyproj
 import pytest
+from conftest import networkx_with_stops
 
 from courier.config import PROFILES, VehicleProfile
 from courier.errors import InputError
@@ -73,22 +74,7 @@ def _reference(
     so networkx sees the points as ordinary street nodes: an independent model of the
     part-edge rules in travel_matrix.
     """
-    g = nx.DiGraph()
-    pairs = {(int(u), int(v)): e for e, (u, v) in enumerate(
-        zip(graph.edge_from, graph.edge_to, strict=True))}
-    cuts: dict[int, list[tuple[float, object]]] = {}
-    for i, s in enumerate(snaps):
-        u, v = int(graph.edge_from[s.edge]), int(graph.edge_to[s.edge])
-        cuts.setdefault(s.edge, []).append((s.fraction, ("p", i)))
-        rev = pairs.get((v, u))
-        if rev is not None:
-            cuts.setdefault(rev, []).append((1.0 - s.fraction, ("p", i)))
-    for e in range(graph.n_edges):
-        u, v = int(graph.edge_from[e]), int(graph.edge_to[e])
-        t, ln = float(graph.edge_time_s[e]), float(graph.edge_length_m[e])
-        chain = [(0.0, u), *sorted(cuts.get(e, []), key=lambda c: c[0]), (1.0, v)]
-        for (fa, a), (fb, b) in itertools.pairwise(chain):
-            g.add_edge(a, b, time=(fb - fa) * t, length=(fb - fa) * ln)
+    g = networkx_with_stops(graph, snaps)
     n = len(snaps)
     time_s = np.zeros((n, n))
     dist_m = np.zeros((n, n))

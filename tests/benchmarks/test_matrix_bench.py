@@ -24,9 +24,10 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
+from conftest import networkx_with_stops
 
 from courier.config import PROFILES
-from courier.model import Snap, StreetGraph
+from courier.model import StreetGraph
 from courier.streets import load_graph, snap_points, travel_matrix
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -34,29 +35,6 @@ OSM = SHARED / "osm_shenzhen_pcrl" / "shenzhen_nanshan_futian_drive.osm"
 PROFILE = PROFILES["etricycle"]
 
 pytestmark = pytest.mark.benchmark
-
-
-def _graph_with_stops(graph: StreetGraph, snaps: Sequence[Snap]) -> nx.DiGraph:
-    """Return the street graph as networkx with every stop inserted as a node on its edges."""
-    g = nx.DiGraph()
-    pairs = {
-        (int(u), int(v)): e
-        for e, (u, v) in enumerate(zip(graph.edge_from, graph.edge_to, strict=True))
-    }
-    cuts: dict[int, list[tuple[float, object]]] = {}
-    for i, s in enumerate(snaps):
-        u, v = int(graph.edge_from[s.edge]), int(graph.edge_to[s.edge])
-        cuts.setdefault(s.edge, []).append((s.fraction, ("p", i)))
-        rev = pairs.get((v, u))
-        if rev is not None:
-            cuts.setdefault(rev, []).append((1.0 - s.fraction, ("p", i)))
-    for e in range(graph.n_edges):
-        u, v = int(graph.edge_from[e]), int(graph.edge_to[e])
-        t, ln = float(graph.edge_time_s[e]), float(graph.edge_length_m[e])
-        chain = [(0.0, u), *sorted(cuts.get(e, []), key=lambda c: c[0]), (1.0, v)]
-        for (fa, a), (fb, b) in itertools.pairwise(chain):
-            g.add_edge(a, b, time=(fb - fa) * t, length=(fb - fa) * ln)
-    return g
 
 
 def _networkx_rows(
@@ -127,7 +105,7 @@ def test_matrix_and_cache_benchmark() -> None:
             results[keep_paths] = (matrix, took, peak)
         k = min(n, int(os.environ.get("COURIER_BENCH_NX_SOURCES", default_sources[n])))
         sources = np.random.default_rng(n + 1).choice(n, size=k, replace=False).tolist()
-        g = _graph_with_stops(graph, snaps)
+        g = networkx_with_stops(graph, snaps)
         nx_t, nx_d, nx_took = _networkx_rows(g, n, sources)
         nx_total = nx_took * n / k
         matrix = results[True][0]
