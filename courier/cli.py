@@ -455,6 +455,7 @@ def bench_load(
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per plan.")] = 30.0,
     search_time_limit: Annotated[float | None, typer.Option("--search-time-limit", help="Seconds per plan of the roster search (default: min(time limit, 10)).")] = None,
     no_search: Annotated[bool, typer.Option("--no-search", help="Skip the search for the couriers needed.")] = False,
+    solution_limit: Annotated[int | None, typer.Option("--solution-limit", help="Stop each district solve after N solutions: planning time then measures work, not the time limit.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic parcels (as courier synth --seed).")] = 0,
     workers: Annotated[int, typer.Option(help="Processes for the district solves (0 = all cores).")] = 0,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT for the district solves. Env: COURIER_SCHEDULER.", envvar="COURIER_SCHEDULER")] = None,
@@ -474,8 +475,10 @@ def bench_load(
         with _dask_client(scheduler) as client, _progress(quiet, points) as progress:
             result = load.run(streets=streets, volumes=vols, peak_factors=factors, couriers=couriers,
                               time_limit_s=time_limit, search_time_limit_s=search_time_limit,
-                              search=not no_search, seed=seed, workers=workers, client=client,
-                              cache_dir=_cache_dir(False, None), progress=progress)
+                              search=not no_search, seed=seed, workers=workers,
+                              solution_limit=solution_limit, client=client,
+                              cache_dir=_cache_dir(False, None), progress=progress,
+                              checkpoint=lambda partial: load.write_json(partial, out))
         load.write(result, out)
         if not quiet:
             exp = result["time_exponent"]

@@ -221,12 +221,16 @@ def write(result: Mapping[str, Any], out: Path) -> list[Path]:
 
     fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
     done = sorted((p["station"], p) for p in points)
-    ax.scatter([p["lon"] for _, p in done], [p["lat"] for _, p in done],
-               s=[max(5.0, p["planned"] / max(1, result["parcels_per_station"]) * 60) for _, p in done],
-               c=[p["unassigned_share"] for _, p in done], cmap="viridis_r")
+    dots = ax.scatter([p["lon"] for _, p in done], [p["lat"] for _, p in done],
+                      s=[max(5.0, p["planned"] / max(1, result["parcels_per_station"]) * 60)
+                         for _, p in done],
+                      c=[p["unassigned_share"] * 100 for _, p in done], cmap="viridis_r")
+    fig.colorbar(dots, ax=ax, label="unassigned, % of the station's parcels")
+    ax.ticklabel_format(useOffset=False)
+    ax.set_aspect(1 / np.cos(np.radians(np.mean([p["lat"] for _, p in done]))))
     ax.set_xlabel("lon")
     ax.set_ylabel("lat")
-    ax.set_title("Stations (colour: share unassigned)")
+    ax.set_title("Stations (dot size: parcels planned)")
     figures.append(_save(fig, out / "stations.png"))
     fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
     vol = np.array([c[0] for c in result["completions"]], dtype=float)

@@ -7,7 +7,9 @@ replayed with ``courier synth --parcels N --seed S`` and ``courier plan``.
 ``couriers_needed`` is a bisection over the roster size: a roster "clears the day" when no
 parcel is left ``dropped`` or ``no_courier`` (the reasons more couriers can fix). Each probe
 is a full plan with a short time limit, so the figure is an upper estimate: a longer search
-may clear the day with fewer couriers, and the bisection assumes more couriers never hurt.
+may clear the day with fewer couriers, and the bisection assumes more couriers never hurt. The
+search gives up (None) past 4x the starting roster: then the probes were too short to route the
+day at all, and a longer ``--search-time-limit`` is needed.
 """
 
 from __future__ import annotations
@@ -139,13 +141,14 @@ def validate_roster(roster: pd.DataFrame) -> list[Courier]:
 
 def plan_day(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequence[Courier],
              input_count: int, graphs: Mapping[str, StreetGraph], station_lonlat: tuple[float, float],
-             time_limit_s: float, seed: int, workers: int = 0,
+             time_limit_s: float, seed: int, workers: int = 0, solution_limit: int | None = None,
              client: Client | None = None) -> tuple[Plan, float]:
     """Plan one day with ``pipeline.plan``; return the plan and its wall time in seconds."""
     from courier.config import PlanConfig
     from courier.pipeline import plan
 
-    config = PlanConfig(time_limit_s=time_limit_s, seed=seed, workers=workers)
+    config = PlanConfig(time_limit_s=time_limit_s, seed=seed, workers=workers,
+                        solution_limit=solution_limit)
     tick = time.perf_counter()
     result = plan(parcels=parcels, rejects=rejects, couriers=couriers, station_lonlat=station_lonlat,
                   graphs=graphs, config=config, input_count=input_count, client=client)
@@ -202,7 +205,9 @@ def couriers_needed(*, graphs: Mapping[str, StreetGraph], parcels: Sequence[Parc
     lo = max(0, math.ceil(deliveries / (synth.courier_capacity_parcels * 3)) - 1)
     hi = max(start, lo + 1)
     while not clears(hi):
-        if len(probes) >= _MAX_PROBES:
+        # A day that 4x the starting roster cannot clear is dropping stops for want of solver
+        # time (short probes), not of couriers: say so (None) rather than grow without end.
+        if len(probes) >= _MAX_PROBES or hi * 2 > 4 * max(start, 1):
             return {"couriers": None, "probes": probes, "bracket": [hi, None]}
         lo, hi = hi, hi * 2
     while hi - lo > 1 and len(probes) < _MAX_PROBES:
@@ -221,9 +226,14 @@ def couriers_needed(*, graphs: Mapping[str, StreetGraph], parcels: Sequence[Parc
 def run(*, streets: Path, volumes: Sequence[int] | None = None,
         peak_factors: Sequence[float] | None = None, couriers: int | None = None,
         time_limit_s: float = 30.0, search_time_limit_s: float | None = None, search: bool = True,
-        seed: int = 0, workers: int = 0, client: Client | None = None,
-        cache_dir: Path | None = None, progress: Progress | None = None) -> dict[str, Any]:
-    """Plan each volume (or peak factor x a normal day) and return the contents of bench.json."""
+        seed: int = 0, workers: int = 0, solution_limit: int | None = None,
+        client: Client | None = None, cache_dir: Path | None = None, progress: Progress | None = None,
+        checkpoint: Callable[[dict[str, Any]], object] | None = None) -> dict[str, Any]:
+    """Plan each volume (or peak factor x a normal day) and return the contents of bench.json.
+
+    ``checkpoint`` receives the result so far after every point (a long sweep that is stopped
+    still leaves its finished points behind).
+    """
     from courier import report
     from courier.config import PROFILES
     from courier.streets import load_graph
@@ -255,7 +265,7 @@ def run(*, streets: Path, volumes: Sequence[int] | None = None,
             result, plan_s = plan_day(parcels=parcels, rejects=rejects, couriers=roster,
                                       input_count=count, graphs=graphs, station_lonlat=station,
                                       time_limit_s=time_limit_s, seed=seed, workers=workers,
-                                      client=client)
+                                      solution_limit=solution_limit, client=client)
         summary = report.summary(result)
         point: dict[str, Any] = {
             "volume": volume, "peak_factor": factor, "couriers": len(roster),
@@ -273,12 +283,22 @@ def run(*, streets: Path, volumes: Sequence[int] | None = None,
             point["couriers_needed"] = found["couriers"]
             point["couriers_search"] = found
         points.append(point)
+        if checkpoint is not None:
+            checkpoint(_result(streets, seed, time_limit_s, search_limit if search else None,
+                               solution_limit, points))
+    return _result(streets, seed, time_limit_s, search_limit if search else None, solution_limit,
+                   points)
+
+
+def _result(streets: Path, seed: int, time_limit_s: float, search_limit: float | None,
+            solution_limit: int | None, points: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "command": "bench load",
         "streets": str(streets),
         "seed": seed,
         "time_limit_s": time_limit_s,
-        "search_time_limit_s": search_limit if search else None,
+        "search_time_limit_s": search_limit,
+        "solution_limit": solution_limit,
         "points": points,
         "time_exponent": time_exponent([p["volume"] for p in points], [p["plan_s"] for p in points]),
         "maxrss_mb": maxrss_mb(),
@@ -295,13 +315,19 @@ def _prefixed(progress: Progress, prefix: str, text: str) -> None:
 
 def write(result: Mapping[str, Any], out: Path) -> list[Path]:
     """Write bench.json, the PNG plots and bench.html into ``out``; return the files written."""
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
-                                    encoding="utf-8")
+    write_json(result, out)
     figures = _plots(result, out)
     page = out / "bench.html"
     page.write_text(_html(result, [f.name for f in figures]), encoding="utf-8")
     return [out / "bench.json", *figures, page]
+
+
+def write_json(result: Mapping[str, Any], out: Path) -> Path:
+    """Write ``out/bench.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "bench.json"
+    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
 
 
 def _plots(result: Mapping[str, Any], out: Path) -> list[Path]:
