@@ -390,7 +390,7 @@ def bench_vrplib(
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per instance.")] = 5.0,
     solutions_out: Annotated[Path | None, typer.Option("--solutions-out", help="Folder for .sol files.")] = None,
     seed: Annotated[int, typer.Option()] = 0,
-    workers: Annotated[int, typer.Option(help="Cores per instance.")] = 1,
+    workers: Annotated[int, typer.Option(help="Processes per instance: that many seeded searches in parallel, the best kept.")] = 1,
 ) -> None:
     """Solve literature instances with the station engine and print the gap to the best known."""
 

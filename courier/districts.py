@@ -191,13 +191,6 @@ def workload_s(stops: Sequence[Stop], xy_m: np.ndarray, *, station_s: FloatArray
     return np.asarray(work, dtype=np.float64)
 
 
-def route_estimate_s(service_s: float, n_stops: int, area_m2: float, station_round_s: float,
-                     trips: int, *, speed_m_s: float = _BALANCE_SPEED_M_S) -> float:
-    """Estimate one courier's route time (s): service + 0.7 sqrt(n area) / speed + trips out and back."""
-    return service_s + 0.7 * math.sqrt(max(n_stops, 0) * max(area_m2, 0.0)) / speed_m_s \
-        + trips * station_round_s
-
-
 # --------------------------------------------------------------------------------------------
 # Travel times on the street graph
 

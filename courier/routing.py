@@ -639,10 +639,11 @@ def solve(
         ``"auto"`` (insertion with windows or several trips, otherwise cheapest arc) or the
         name of an OR-Tools ``FirstSolutionStrategy``.
     workers
-        Accepted for the pipeline's signature; the search uses one core whatever it is.
-        OR-Tools routing is single-threaded and its Python binding keeps the GIL during the
-        search (measured: two threads time out together), so parallelism belongs to the
-        caller, which solves districts in separate processes (Dask).
+        With more than one, that many searches run in separate processes with the seeds
+        ``seed, seed + 1, ...`` (each permutes the model differently) and the best result
+        wins, ties to the lowest seed. Processes, not threads: OR-Tools' search is
+        single-threaded and its Python binding keeps the GIL (measured: two threads time out
+        together). The pipeline keeps 1 here and runs districts in parallel instead.
 
     Returns
     -------
@@ -658,6 +659,10 @@ def solve(
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     problem.validate()
+    if workers > 1:
+        return _solve_parallel(problem, time_limit_s=time_limit_s, seed=seed,
+                               solution_limit=solution_limit, first_solution=first_solution,
+                               workers=workers, t0=t0)
     return _solve_one(
         problem,
         deadline=t0 + time_limit_s,
@@ -666,6 +671,37 @@ def solve(
         first_solution=first_solution,
         t0=t0,
     )
+
+
+def _solve_seed(problem: RoutingProblem, deadline_wall_s: float, seed: int,
+                solution_limit: int | None, first_solution: str) -> RoutingResult:
+    # Deadlines cross processes as wall-clock time; each process turns it into its own clock.
+    t0 = time.perf_counter()
+    return _solve_one(problem, deadline=t0 + max(deadline_wall_s - time.time(), 0.05),
+                      seed=seed, solution_limit=solution_limit,
+                      first_solution=first_solution, t0=t0)
+
+
+def _solve_parallel(problem: RoutingProblem, *, time_limit_s: float, seed: int,
+                    solution_limit: int | None, first_solution: str, workers: int,
+                    t0: float) -> RoutingResult:
+    """Run ``workers`` seeded searches in processes and return the best (lowest objective)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    deadline_wall = time.time() + time_limit_s - _EXTRACT_RESERVE_S
+    ctx = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        futures = [pool.submit(_solve_seed, problem, deadline_wall, seed + k, solution_limit,
+                               first_solution) for k in range(workers)]
+        results = [f.result() for f in futures]
+    # A search that found no solution reports objective 0 with every stop dropped: rank it last.
+    best = min(range(workers), key=lambda k: (results[k].objective
+                                              if results[k].trips or not problem.n_stops
+                                              else np.iinfo(np.int64).max, k))
+    chosen = results[best]
+    return RoutingResult(trips=chosen.trips, drops=chosen.drops, objective=chosen.objective,
+                         solve_s=time.perf_counter() - t0, status=chosen.status)
 
 
 def _solve_one(

@@ -386,10 +386,13 @@ def test_deterministic_with_solution_limit() -> None:
     assert a.objective == b.objective
 
 
-def test_workers_is_accepted() -> None:
+def test_workers_run_seeded_searches_in_processes_and_keep_the_best() -> None:
     p = random_problem(11)
-    r = solve(p, time_limit_s=1, solution_limit=30, workers=2)
+    r = solve(p, time_limit_s=3, solution_limit=30, workers=2)
     assert_ok(p, r)
+    # The best of seeds 0 and 1, each deterministic under the solution limit.
+    one = [solve(p, time_limit_s=3, solution_limit=30, seed=k) for k in (0, 1)]
+    assert r.objective == min(x.objective for x in one)
 
 
 def test_time_limit_is_a_promise() -> None:
