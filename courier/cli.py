@@ -208,9 +208,7 @@ def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
     streets_file = _demo_streets() if demo else streets_path
     assert streets_file is not None
     if demo:
-        roster_table = synth_couriers(parcels=DEMO_PARCELS, couriers=DEMO_COURIERS)
-        roster_table.insert(0, "__row__", range(2, len(roster_table) + 2))
-        roster_table = roster_table.astype(str)
+        roster_table = io.as_table(synth_couriers(parcels=DEMO_PARCELS, couriers=DEMO_COURIERS))
         roster_name = "demo roster"
     else:
         assert couriers_path is not None
@@ -230,8 +228,7 @@ def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
 
     tick = time.perf_counter()
     if demo:
-        table = synth_parcels(primary, parcels=DEMO_PARCELS, seed=DEMO_SEED + seed).astype(str)
-        table.insert(0, "__row__", range(2, len(table) + 2))
+        table = io.as_table(synth_parcels(primary, parcels=DEMO_PARCELS, seed=DEMO_SEED + seed))
         parcels_name = "demo parcels"
     else:
         assert parcels_path is not None
@@ -249,9 +246,7 @@ def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
     locker_rows: tuple[tuple[str, float, float, int, str], ...] = ()
     if demo:
         demo_lockers = synth_lockers(primary, parcels=DEMO_PARCELS, seed=DEMO_SEED + seed)
-        demo_lockers = demo_lockers.astype(str)
-        demo_lockers.insert(0, "__row__", range(2, len(demo_lockers) + 2))
-        locker_rows = validate_lockers(demo_lockers, file="demo lockers")
+        locker_rows = validate_lockers(io.as_table(demo_lockers), file="demo lockers")
     elif lockers_path is not None:
         locker_rows = validate_lockers(io.read_table(lockers_path, encoding=encoding),
                                        file=str(lockers_path))

@@ -215,12 +215,7 @@ def _parse_lade(table: pd.DataFrame, name: str) -> pd.DataFrame:
         aoi = cols["aoi_id"][i].strip()
         records.append((courier_id, ds, order_id, lon, lat, seconds,
                         "" if aoi in _MISSING else aoi, s_lon, s_lat))
-    if problems:
-        raise InputError(f"{name}: {len({p.row for p in problems})} bad rows (LaDe-D format)",
-                         tuple(problems))
-    out = pd.DataFrame.from_records(records, columns=list(HISTORY_COLUMNS))
-    _check_unique(out, table["__row__"].tolist(), name, "order_id")
-    return out
+    return _history_frame(records, problems, table, name, fmt="LaDe-D format", id_field="order_id")
 
 
 def _parse_csv(table: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -266,11 +261,17 @@ def _parse_csv(table: pd.DataFrame, name: str) -> pd.DataFrame:
             s_lon = s_lat = math.nan
         aoi = str(rec["aoi"]).strip() if has_aoi else ""
         records.append((courier_id, day.isoformat(), parcel_id, lon, lat, seconds, aoi, s_lon, s_lat))
+    return _history_frame(records, problems, table, name, fmt="plain CSV", id_field="parcel_id")
+
+
+def _history_frame(records: list[Any], problems: list[Problem], table: pd.DataFrame, name: str,
+                   *, fmt: str, id_field: str) -> pd.DataFrame:
+    """Raise every row problem at once, or return the parsed rows with unique parcel ids."""
     if problems:
-        raise InputError(f"{name}: {len({p.row for p in problems})} bad rows (plain CSV)",
+        raise InputError(f"{name}: {len({p.row for p in problems})} bad rows ({fmt})",
                          tuple(problems))
     out = pd.DataFrame.from_records(records, columns=list(HISTORY_COLUMNS))
-    _check_unique(out, table["__row__"].tolist(), name, "parcel_id")
+    _check_unique(out, table["__row__"].tolist(), name, id_field)
     return out
 
 

@@ -79,6 +79,17 @@ def read_table(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
     return table
 
 
+def as_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """Return an in-memory table as :func:`read_table` returns a CSV: text cells, row numbers.
+
+    Synthetic days are validated exactly like files, so rows are numbered as a spreadsheet
+    shows them (the header is row 1).
+    """
+    table = frame.astype(str)
+    table.insert(0, "__row__", range(2, len(table) + 2))
+    return table
+
+
 def _read_geo(path: Path) -> pd.DataFrame:
     import geopandas as gpd
 

@@ -25,6 +25,8 @@ from courier.model import (
     Parcel,
     Plan,
     Reject,
+    Snap,
+    Station,
     Stop,
     StreetGraph,
     Trip,
@@ -56,6 +58,10 @@ class _Task:
     solution_limit: int | None
     reload_s: int
     drop_penalty_s: int
+    # The graph the stops (and the station) were snapped to, and the station's snap there:
+    # on that graph the matrices reuse the snaps instead of snapping every point again.
+    snap_profile: str = ""
+    station_snap: Snap | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +102,6 @@ def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequ
     ``config.coords == "gcj02"`` every input coordinate (parcels, station, lockers) is converted
     to WGS-84 first, and the plan is in WGS-84.
     """
-    from courier.model import Station
-
     started = time.perf_counter()
     if config.coords == "gcj02":
         parcels, station_lonlat, lockers = _to_wgs84(parcels, station_lonlat, lockers)
@@ -165,7 +169,8 @@ def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequ
               time_limit_s=max(0.1, remaining / waves * 0.9),
               deadline_epoch_s=time.time() + remaining, seed=config.seed,
               solution_limit=config.solution_limit, reload_s=config.reload_s,
-              drop_penalty_s=config.drop_penalty_s)
+              drop_penalty_s=config.drop_penalty_s, snap_profile=primary.profile,
+              station_snap=station_snap)
         for cid in order
     ]
     solved = _run_tasks(tasks, dict(graphs), workers, client=client)
@@ -320,9 +325,13 @@ def _solve(task: _Task, graphs: Mapping[str, StreetGraph]) -> _Solved:
     matrices: dict[str, streets.TravelMatrix] = {}
     for profile in profiles:
         graph = graphs[profile]
-        lon = [task.station_lonlat[0], *(s.snap.lon for s in stops)]
-        lat = [task.station_lonlat[1], *(s.snap.lat for s in stops)]
-        snaps = streets.snap_points(graph, lon, lat)
+        if profile == task.snap_profile and task.station_snap is not None:
+            snaps: Sequence[Snap] = (task.station_snap, *(s.snap for s in stops))
+        else:
+            # Another vehicle's graph (a van may use roads a tricycle may not): snap again.
+            lon = [task.station_lonlat[0], *(s.snap.lon for s in stops)]
+            lat = [task.station_lonlat[1], *(s.snap.lat for s in stops)]
+            snaps = streets.snap_points(graph, lon, lat)
         matrix = streets.travel_matrix(graph, snaps, keep_paths=True)
         matrices[profile] = matrix
         times[profile] = matrix.time_s

@@ -45,7 +45,6 @@ def summary(plan: Plan, *, previous: Mapping[str, str] | None = None) -> dict[st
         row["stops"] += len(t.visits)
         row["parcels"] += t.load_parcels
         row["distance_m"] += t.distance_m
-        row["duration_s"] += t.duration_s
         row["load_kg"] = round(row["load_kg"] + t.load_kg, 3)
         row["load_l"] = round(row["load_l"] + t.load_l, 3)
     for c in plan.couriers:

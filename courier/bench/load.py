@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from courier.errors import InputError
+from courier.io import as_table
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -123,9 +124,7 @@ def validate_day(table: pd.DataFrame, roster: pd.DataFrame,
     """Validate synthetic tables the way files are validated (as text, with row numbers)."""
     from courier.parcels import validate_parcels
 
-    table = table.astype(str)
-    table.insert(0, "__row__", range(2, len(table) + 2))
-    parcels, rejects = validate_parcels(table, file="synthetic parcels")
+    parcels, rejects = validate_parcels(as_table(table), file="synthetic parcels")
     return list(parcels), list(rejects), validate_roster(roster), len(table)
 
 
@@ -134,9 +133,7 @@ def validate_roster(roster: pd.DataFrame) -> list[Courier]:
     from courier.config import PROFILES
     from courier.parcels import validate_couriers
 
-    roster = roster.astype(str)
-    roster.insert(0, "__row__", range(2, len(roster) + 2))
-    return list(validate_couriers(roster, file="synthetic roster", profiles=PROFILES))
+    return list(validate_couriers(as_table(roster), file="synthetic roster", profiles=PROFILES))
 
 
 def plan_day(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequence[Courier],
