@@ -386,14 +386,20 @@ def bench_vrplib(
     solutions_out: Annotated[Path | None, typer.Option("--solutions-out", help="Folder for .sol files.")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option(help="Processes per instance: that many seeded searches in parallel, the best kept.")] = 1,
+    solver: Annotated[str, typer.Option(help="Routing backend: ortools (default) or pyvrp.")] = "ortools",
 ) -> None:
     """Solve literature instances with the station engine and print the gap to the best known."""
 
     def body() -> None:
         from courier.bench import vrplib
 
+        from courier.errors import InputError
+        from courier.routing import SOLVERS
+
+        if solver not in SOLVERS:
+            raise InputError(f"--solver {solver!r}: allowed: {', '.join(SOLVERS)}")
         results = vrplib.run(files, time_limit_s=time_limit, seed=seed,
-                             solutions_out=solutions_out, workers=workers)
+                             solutions_out=solutions_out, workers=workers, solver=solver)
         typer.echo(vrplib.format_table(results))
 
     _run(body)

@@ -30,12 +30,17 @@ from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 from courier.model import REASONS
 
 __all__ = [
+    "PRIORITY_FACTOR",
+    "SOLVERS",
+    "Break",
     "Drop",
     "RoutedTrip",
     "RoutingProblem",
     "RoutingResult",
     "Vehicle",
     "check_feasible",
+    "prechecks",
+    "schedule_trips",
     "solve",
 ]
 
@@ -44,10 +49,13 @@ logger = logging.getLogger(__name__)
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-_PRIORITY_FACTOR = 100
+PRIORITY_FACTOR = 100
 # Time kept back from the search budget for extracting the result (the search limit is a wall
 # clock limit on the search alone).
 _EXTRACT_RESERVE_S = 0.05
+
+SOLVERS = ("ortools", "pyvrp")
+"""Routing backends: OR-Tools (the default, every constraint) and PyVRP."""
 _FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy
 _METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic
 _FIRST_SOLUTION_NAMES = (
@@ -80,6 +88,9 @@ class Vehicle:
         Trips the courier may do, with ``RoutingProblem.reload_s`` at the depot in between.
     fixed_cost
         Objective units added if the courier is used at all.
+    break_s, break_window_s
+        A lunch break of ``break_s`` seconds (0 = none) that starts inside ``break_window_s``:
+        at the station, or on the way between two stops, never during a service.
     """
 
     courier_id: str
@@ -89,6 +100,8 @@ class Vehicle:
     shift_end_s: int
     max_trips: int = 1
     fixed_cost: int = 0
+    break_s: int = 0
+    break_window_s: tuple[int, int] = (0, 0)
 
 
 @dataclass(frozen=True, eq=False)
@@ -170,6 +183,13 @@ class RoutingProblem:
                 problems.append(f"vehicle {v}: needs max_trips >= 1 and shift_end >= start")
             if any(c < 0 for c in veh.capacity) or veh.fixed_cost < 0:
                 problems.append(f"vehicle {v}: capacity and fixed_cost must be >= 0")
+            lo, hi = veh.break_window_s
+            if veh.break_s < 0 or (
+                veh.break_s > 0
+                and not (veh.shift_start_s <= lo <= hi and hi + veh.break_s <= veh.shift_end_s)
+            ):
+                problems.append(f"vehicle {v}: a break must fit in the shift, "
+                                f"got {veh.break_s} s from {veh.break_window_s}")
         for name in ("time_s", "distance_m"):
             for profile, mat in getattr(self, name).items():
                 if np.shape(mat) != (n1, n1):
@@ -213,15 +233,28 @@ class Drop:
     reason_code: str
 
 
+@dataclass(frozen=True, slots=True)
+class Break:
+    """A courier's lunch break: ``duration_s`` from ``start_s``."""
+
+    vehicle: int
+    start_s: int
+    duration_s: int
+
+
 @dataclass(frozen=True, eq=False)
 class RoutingResult:
-    """Trips in (vehicle, trip) order, dropped stops in node order, and how the search went."""
+    """Trips in (vehicle, trip) order, dropped stops in node order, and how the search went.
+
+    ``breaks`` has one entry per vehicle with ``break_s > 0`` that has at least one trip.
+    """
 
     trips: tuple[RoutedTrip, ...]
     drops: tuple[Drop, ...]
     objective: int
     solve_s: float
     status: str
+    breaks: tuple[Break, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -236,7 +269,7 @@ def _earliest_start(windows: tuple[tuple[int, int], ...], arrival_s: int) -> int
     return min(starts) if starts else None
 
 
-def _prechecks(problem: RoutingProblem) -> tuple[dict[int, str], dict[int, list[int]]]:
+def prechecks(problem: RoutingProblem) -> tuple[dict[int, str], dict[int, list[int]]]:
     """Find the stops no vehicle can serve, and the vehicles that can serve each other stop.
 
     Each check narrows the candidate vehicles of a stop; the first check that leaves none
@@ -318,7 +351,7 @@ def _needs_time_dimension(problem: RoutingProblem, active: Sequence[int]) -> boo
     """
     if any(problem.windows_s[i] for i in active) or problem.windows_s[0]:
         return True
-    if any(v.max_trips > 1 for v in problem.vehicles):
+    if any(v.max_trips > 1 or v.break_s for v in problem.vehicles):
         return True
     idx = np.asarray([0, *active])
     for veh in problem.vehicles:
@@ -355,6 +388,7 @@ class _Model:
     nodes: list[int]  # model node -> problem node (model node 0 = depot; reloads map to 0)
     reload_of: dict[int, int]  # model node of a reload -> problem vehicle
     time_dim: Any  # RoutingDimension or None
+    breaks: dict[int, Any]  # vehicle -> its break IntervalVar
 
 
 def _build(
@@ -377,6 +411,7 @@ def _build(
             reload_of[len(nodes)] = v
             nodes.append(0)
     idx = np.asarray(nodes, dtype=np.int64)
+    breaks: dict[int, Any] = {}
     manager = pywrapcp.RoutingIndexManager(len(nodes), len(vehicles), 0)
     routing = pywrapcp.RoutingModel(manager)
 
@@ -445,6 +480,17 @@ def _build(
                 hi = min(hi, max(b for _, b in depot_windows))
             time_dim.CumulVar(routing.Start(v)).SetRange(lo, hi)
             time_dim.CumulVar(routing.End(v)).SetRange(lo, hi)
+        # Lunch: an interval OR-Tools fits into a gap of the route (waiting or travel, never
+        # a service: the visit part of each transit is the node's service). It may also fall
+        # before the first departure or after the last return, i.e. at the station.
+        visit = [int(service[manager.IndexToNode(i)]) for i in range(routing.Size())]
+        for v, veh in enumerate(vehicles):
+            if veh.break_s > 0:
+                lo, hi = veh.break_window_s
+                interval = routing.solver().FixedDurationIntervalVar(
+                    lo, hi, int(veh.break_s), False, f"break{v}")
+                time_dim.SetBreakIntervalsOfVehicle([interval], v, visit)
+                breaks[v] = interval
 
     # Loads: per dimension (parcels, grams, ml) with any non-zero demand.
     delivery = np.asarray(problem.delivery, dtype=np.int64)[idx]
@@ -509,7 +555,7 @@ def _build(
         node = nodes[m]
         penalty = int(problem.drop_penalty)
         if bool(problem.priority[node]):
-            penalty *= _PRIORITY_FACTOR
+            penalty *= PRIORITY_FACTOR
         routing.AddDisjunction([index], penalty)
         vs = allowed[node]
         if len(vs) < len(vehicles):
@@ -518,7 +564,7 @@ def _build(
             # the same constraint (-1 = not performed, left to the disjunction).
             routing.VehicleVar(index).SetValues([-1, *vs])
 
-    return _Model(routing, manager, nodes, reload_of, time_dim)
+    return _Model(routing, manager, nodes, reload_of, time_dim, breaks)
 
 
 def _search_parameters(
@@ -620,6 +666,7 @@ def solve(
     solution_limit: int | None = None,
     first_solution: str = "auto",
     workers: int = 1,
+    solver: str = "ortools",
 ) -> RoutingResult:
     """Route the stops over the couriers' trips; return trips, drops with reasons, objective.
 
@@ -644,6 +691,9 @@ def solve(
         wins, ties to the lowest seed. Processes, not threads: OR-Tools' search is
         single-threaded and its Python binding keeps the GIL (measured: two threads time out
         together). The pipeline keeps 1 here and runs districts in parallel instead.
+    solver
+        ``"ortools"`` (this module, every constraint) or ``"pyvrp"``
+        (:mod:`courier.routing_pyvrp`: no lunch break; ``first_solution`` does not apply).
 
     Returns
     -------
@@ -658,7 +708,18 @@ def solve(
         raise ValueError(f"first_solution must be one of {_FIRST_SOLUTION_NAMES}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     problem.validate()
+    if solver == "pyvrp":
+        from courier import routing_pyvrp  # imports this module: only when asked for
+
+        if workers > 1:
+            return _solve_parallel(problem, time_limit_s=time_limit_s, seed=seed,
+                                   solution_limit=solution_limit, first_solution=first_solution,
+                                   workers=workers, t0=t0, solver=solver)
+        return routing_pyvrp.solve(problem, time_limit_s=time_limit_s, seed=seed,
+                                   solution_limit=solution_limit)
     if workers > 1:
         return _solve_parallel(problem, time_limit_s=time_limit_s, seed=seed,
                                solution_limit=solution_limit, first_solution=first_solution,
@@ -674,9 +735,15 @@ def solve(
 
 
 def _solve_seed(problem: RoutingProblem, deadline_wall_s: float, seed: int,
-                solution_limit: int | None, first_solution: str) -> RoutingResult:
+                solution_limit: int | None, first_solution: str,
+                solver: str = "ortools") -> RoutingResult:
     # Deadlines cross processes as wall-clock time; each process turns it into its own clock.
     t0 = time.perf_counter()
+    if solver == "pyvrp":
+        from courier import routing_pyvrp
+
+        return routing_pyvrp.solve(problem, time_limit_s=max(deadline_wall_s - time.time(), 0.05),
+                                   seed=seed, solution_limit=solution_limit)
     return _solve_one(problem, deadline=t0 + max(deadline_wall_s - time.time(), 0.05),
                       seed=seed, solution_limit=solution_limit,
                       first_solution=first_solution, t0=t0)
@@ -684,7 +751,7 @@ def _solve_seed(problem: RoutingProblem, deadline_wall_s: float, seed: int,
 
 def _solve_parallel(problem: RoutingProblem, *, time_limit_s: float, seed: int,
                     solution_limit: int | None, first_solution: str, workers: int,
-                    t0: float) -> RoutingResult:
+                    t0: float, solver: str = "ortools") -> RoutingResult:
     """Run ``workers`` seeded searches in processes and return the best (lowest objective)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -693,7 +760,7 @@ def _solve_parallel(problem: RoutingProblem, *, time_limit_s: float, seed: int,
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = [pool.submit(_solve_seed, problem, deadline_wall, seed + k, solution_limit,
-                               first_solution) for k in range(workers)]
+                               first_solution, solver) for k in range(workers)]
         results = [f.result() for f in futures]
     # A search that found no solution reports objective 0 with every stop dropped: rank it last.
     best = min(range(workers), key=lambda k: (results[k].objective
@@ -701,7 +768,8 @@ def _solve_parallel(problem: RoutingProblem, *, time_limit_s: float, seed: int,
                                               else np.iinfo(np.int64).max, k))
     chosen = results[best]
     return RoutingResult(trips=chosen.trips, drops=chosen.drops, objective=chosen.objective,
-                         solve_s=time.perf_counter() - t0, status=chosen.status)
+                         solve_s=time.perf_counter() - t0, status=chosen.status,
+                         breaks=chosen.breaks)
 
 
 def _solve_one(
@@ -714,10 +782,11 @@ def _solve_one(
     t0: float,
 ) -> RoutingResult:
     """Pre-check, build, search and extract one solution."""
-    reasons, allowed = _prechecks(problem)
+    reasons, allowed = prechecks(problem)
     active = _seeded_order(sorted(allowed), seed)
     drops = dict(reasons)
     trips: list[RoutedTrip] = []
+    breaks: list[Break] = []
     objective = 0
     status = "NO_STOPS"
     if active and problem.vehicles:
@@ -743,7 +812,7 @@ def _solve_one(
             drops.update(dict.fromkeys(active, "dropped"))
         else:
             objective = int(solution.ObjectiveValue())
-            trips = _extract(problem, model, solution)
+            trips, breaks = _extract(problem, model, solution)
             served = {node for trip in trips for node in trip.nodes}
             drops.update({node: "dropped" for node in active if node not in served})
     elif active:
@@ -754,6 +823,7 @@ def _solve_one(
         objective=objective,
         solve_s=time.perf_counter() - t0,
         status=status,
+        breaks=tuple(breaks),
     )
 
 
@@ -800,31 +870,89 @@ def _first_solution(problem: RoutingProblem, active: list[int], model: _Model, *
     return best
 
 
-def _extract(problem: RoutingProblem, model: _Model, solution: Any) -> list[RoutedTrip]:
-    """Turn the OR-Tools assignment into trips renumbered per courier in time order."""
-    routing, manager = model.routing, model.manager
+def _extract(
+    problem: RoutingProblem, model: _Model, solution: Any
+) -> tuple[list[RoutedTrip], list[Break]]:
+    """Turn the OR-Tools assignment into trips renumbered per courier in time order.
+
+    A courier without a break gets the earliest schedule of their stops (:func:`schedule_trips`).
+    A courier with a break keeps the solver's times: they place the break, and moving one
+    visit earlier can take away the gap the break was in.
+    """
+    routing, manager, time_dim = model.routing, model.manager, model.time_dim
     raw: list[tuple[int, int, list[int]]] = []  # (vehicle, depot departure, nodes)
-    for v in range(len(problem.vehicles)):
+    fixed: list[RoutedTrip] = []
+    breaks: list[Break] = []
+    for v, veh in enumerate(problem.vehicles):
         index = routing.Start(v)
-        depart = (int(solution.Min(model.time_dim.CumulVar(index))) if model.time_dim is not None
-                  else problem.vehicles[v].shift_start_s)
+        depart = (int(solution.Min(time_dim.CumulVar(index))) if time_dim is not None
+                  else veh.shift_start_s)
         nodes: list[int] = []
+        starts: list[int] = []
+        pieces: list[tuple[int, list[int], list[int], int]] = []  # depart, nodes, starts, back
         index = solution.Value(routing.NextVar(index))
         while True:
             m = manager.IndexToNode(index)
             if routing.IsEnd(index) or m in model.reload_of:
+                back = int(solution.Min(time_dim.CumulVar(index))) if time_dim is not None else 0
                 if nodes:
                     raw.append((v, depart, nodes))
+                    pieces.append((depart, nodes, starts, back))
                 if routing.IsEnd(index):
                     break
-                nodes = []
+                nodes, starts = [], []
                 # The next trip leaves after the reload; the schedule below recomputes it.
-                depart = (int(solution.Min(model.time_dim.CumulVar(index))) + problem.reload_s
-                          if model.time_dim is not None else depart)
+                depart = back + problem.reload_s if time_dim is not None else depart
             else:
                 nodes.append(model.nodes[m])
+                if time_dim is not None:
+                    starts.append(int(solution.Min(time_dim.CumulVar(index))))
             index = solution.Value(routing.NextVar(index))
-    raw.sort(key=lambda r: (r[0], r[1]))
+        if v in model.breaks and pieces:
+            brk = Break(v, int(solution.StartValue(model.breaks[v])), veh.break_s)
+            breaks.append(brk)
+            raw = [r for r in raw if r[0] != v]
+            for k, (dep, trip_nodes, trip_starts, back) in enumerate(pieces, start=1):
+                fixed.append(_fixed_trip(problem, v, k, dep, trip_nodes, trip_starts, back, brk))
+    trips = schedule_trips(problem, raw) + fixed
+    trips.sort(key=lambda t: (t.vehicle, t.trip))
+    return trips, breaks
+
+
+def _fixed_trip(problem: RoutingProblem, v: int, trip_no: int, depart_s: int,
+                nodes: list[int], starts: list[int], back_s: int, brk: Break) -> RoutedTrip:
+    """Return one trip with the solver's start times, arrivals allowing for the break.
+
+    If the break falls in the gap before a visit and starts before the courier could be
+    there, it was taken on the way: the courier arrives ``duration_s`` later. Otherwise they
+    arrive, take the break at the door if it falls there, and start the visit after it.
+    """
+    t = problem.time_s[problem.vehicles[v].profile]
+    arrivals, departures = [], []
+    now, prev = depart_s, 0
+    for node, start in zip(nodes, starts, strict=True):
+        arrival = now + int(t[prev, node])
+        if now <= brk.start_s and brk.start_s + brk.duration_s <= start and brk.start_s < arrival:
+            arrival += brk.duration_s
+        arrivals.append(arrival)
+        now = start + int(problem.service_s[node])
+        departures.append(now)
+        prev = node
+    dist, load = _trip_stats(problem, v, nodes)
+    return RoutedTrip(vehicle=v, trip=trip_no, nodes=tuple(nodes), arrival_s=tuple(arrivals),
+                      start_s=tuple(starts), departure_s=tuple(departures), depart_s=depart_s,
+                      return_s=back_s, distance_m=dist, load=load)
+
+
+def schedule_trips(problem: RoutingProblem,
+                   raw: Sequence[tuple[int, int, Sequence[int]]]) -> list[RoutedTrip]:
+    """Turn (vehicle, earliest depot departure, stop nodes) per trip into scheduled trips.
+
+    Trips are renumbered per courier in time order and given the earliest schedule (see
+    :func:`_schedule`); each backend only says which stops go in which trip, and when a trip
+    may leave at the earliest.
+    """
+    raw = sorted(raw, key=lambda r: (r[0], r[1]))
     trips: list[RoutedTrip] = []
     trip_no: dict[int, int] = {}
     last_return: dict[int, int] = {}
@@ -875,6 +1003,11 @@ def check_feasible(problem: RoutingProblem, result: RoutingResult) -> list[str]:
     big = problem.unreachable
     seen: dict[int, int] = {}
     by_vehicle: dict[int, list[RoutedTrip]] = {}
+    brk_of: dict[int, Break] = {}
+    for brk in result.breaks:
+        if brk.vehicle in brk_of:
+            out.append(f"vehicle {brk.vehicle}: more than one break")
+        brk_of[brk.vehicle] = brk
     for ti, trip in enumerate(result.trips):
         where = f"trip #{ti} (vehicle {trip.vehicle}, trip {trip.trip})"
         if not 0 <= trip.vehicle < len(problem.vehicles):
@@ -902,9 +1035,15 @@ def check_feasible(problem: RoutingProblem, result: RoutingResult) -> list[str]:
                 out.append(f"{where}: no path from node {a} to node {b}")
         if trip.depart_s < veh.shift_start_s:
             out.append(f"{where}: departs at {trip.depart_s} before shift start")
+        brk = brk_of.get(trip.vehicle)
         now, prev = trip.depart_s, 0
         for pos, node in enumerate(trip.nodes):
             arrival = now + int(t[prev, node])
+            if brk is not None and _in_gap(brk, now, trip.start_s[pos]):
+                if trip.start_s[pos] - now < int(t[prev, node]) + brk.duration_s:
+                    out.append(f"{where}: no room for the break and the way to node {node}")
+                if brk.start_s < arrival:  # taken on the way
+                    arrival += brk.duration_s
             if trip.arrival_s[pos] != arrival:
                 out.append(f"{where}: node {node} arrival {trip.arrival_s[pos]} != {arrival}")
             start = trip.start_s[pos]
@@ -918,6 +1057,8 @@ def check_feasible(problem: RoutingProblem, result: RoutingResult) -> list[str]:
                 out.append(f"{where}: node {node} departure {trip.departure_s[pos]} != {departure}")
             now, prev = max(departure, trip.departure_s[pos]), node
         back = now + int(t[prev, 0])
+        if brk is not None and _in_gap(brk, now, trip.return_s):
+            back += brk.duration_s
         if trip.return_s < back:
             out.append(f"{where}: return {trip.return_s} before it can be back at {back}")
         if trip.return_s > veh.shift_end_s:
@@ -937,6 +1078,8 @@ def check_feasible(problem: RoutingProblem, result: RoutingResult) -> list[str]:
             out.append(f"{where}: peak load {peak.tolist()} over capacity {cap.tolist()}")
         if tuple(int(x) for x in peak) != tuple(trip.load):
             out.append(f"{where}: reported load {trip.load} != peak {peak.tolist()}")
+    for v, veh in enumerate(problem.vehicles):
+        out.extend(_check_break(problem, v, by_vehicle.get(v, []), brk_of.get(v)))
     for v, trips in by_vehicle.items():
         veh = problem.vehicles[v]
         if len(trips) > veh.max_trips:
@@ -951,6 +1094,10 @@ def check_feasible(problem: RoutingProblem, result: RoutingResult) -> list[str]:
                     f"reload {problem.reload_s} s after trip {before.trip} is back at "
                     f"{before.return_s}"
                 )
+            brk = brk_of.get(v)
+            if (brk is not None and _in_gap(brk, before.return_s, after.depart_s)
+                    and after.depart_s - before.return_s < problem.reload_s + brk.duration_s):
+                out.append(f"vehicle {v}: break overlaps the reload before trip {after.trip}")
     for node, count in seen.items():
         if count > 1:
             out.append(f"node {node} served {count} times")
@@ -969,4 +1116,35 @@ def check_feasible(problem: RoutingProblem, result: RoutingResult) -> list[str]:
     missing = sorted(set(range(1, n + 1)) - set(seen) - set(dropped))
     if missing:
         out.append(f"nodes neither served nor dropped: {missing}")
+    return out
+
+
+def _in_gap(brk: Break, from_s: int, to_s: int) -> bool:
+    """Return True if the break lies wholly between ``from_s`` and ``to_s``."""
+    return from_s <= brk.start_s and brk.start_s + brk.duration_s <= to_s
+
+
+def _check_break(problem: RoutingProblem, v: int, trips: list[RoutedTrip],
+                 brk: Break | None) -> list[str]:
+    """List violations of vehicle ``v``'s break: missing, outside its window, or overlapping
+    a visit or a depot departure/return (it must sit in one gap or at the station)."""
+    veh = problem.vehicles[v]
+    if brk is None:
+        return [f"vehicle {v}: no lunch break"] if veh.break_s and trips else []
+    out: list[str] = []
+    lo, hi = veh.break_window_s
+    if not veh.break_s:
+        out.append(f"vehicle {v}: a break it does not have")
+    if brk.duration_s != veh.break_s or not lo <= brk.start_s <= hi:
+        out.append(f"vehicle {v}: break of {brk.duration_s} s at {brk.start_s}, expected "
+                   f"{veh.break_s} s starting in {veh.break_window_s}")
+    end = brk.start_s + brk.duration_s
+    for trip in trips:
+        if end <= trip.depart_s or brk.start_s >= trip.return_s:
+            continue
+        gaps = list(zip((trip.depart_s, *trip.departure_s),
+                        (*trip.start_s, trip.return_s), strict=True))
+        if not any(_in_gap(brk, a, b) for a, b in gaps):
+            out.append(f"vehicle {v}: break {brk.start_s}-{end} overlaps a visit or the "
+                       f"departure or return of trip {trip.trip}")
     return out

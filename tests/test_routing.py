@@ -10,6 +10,7 @@ import pytest
 
 from courier.model import REASONS
 from courier.routing import (
+    Break,
     Drop,
     RoutedTrip,
     RoutingProblem,
@@ -411,3 +412,122 @@ def test_time_limit_is_a_promise() -> None:
     elapsed = time.perf_counter() - t0
     assert elapsed < 2.3, elapsed
     assert_ok(p, r)
+
+
+# --------------------------------------------------------------------------------------------
+# Lunch break
+
+
+def with_lunch(p: RoutingProblem, window: tuple[int, int] = (41_400, 48_600),
+               minutes: int = 30) -> RoutingProblem:
+    """Give every courier whose shift holds it a lunch break (default 11:30-13:30, 30 min)."""
+    vehicles = tuple(
+        dataclasses.replace(v, break_s=minutes * 60, break_window_s=window)
+        if v.shift_start_s <= window[0] and window[1] + minutes * 60 <= v.shift_end_s else v
+        for v in p.vehicles
+    )
+    return dataclasses.replace(p, vehicles=vehicles)
+
+
+def test_lunch_break_is_taken_between_visits_in_its_window() -> None:
+    # One stop an hour's drive away, open at 12:00 sharp; lunch (30 min starting 11:30-12:30)
+    # has to go on the way there (leave by 10:30) or on the way back, never in the visit.
+    vehicles = (van(shift_start_s=36_000, shift_end_s=54_000),)
+    p = euclid_problem([(0, 0), (3600, 0)], vehicles, windows={1: ((43_200, 43_200),)},
+                       drop_penalty=100_000)
+    p = with_lunch(p, window=(41_400, 45_000))
+    r = solve(p, time_limit_s=2, solution_limit=50)
+    assert_ok(p, r)
+    assert len(r.breaks) == 1
+    brk = r.breaks[0]
+    assert 41_400 <= brk.start_s <= 45_000
+    visit = r.trips[0].start_s[0]
+    assert visit == 43_200
+    # Not during the visit (60 s of service from 12:00).
+    assert brk.start_s + brk.duration_s <= visit or brk.start_s >= visit + 60
+
+
+def test_lunch_break_on_random_instances_is_checked_independently() -> None:
+    for seed in range(4):
+        p = with_lunch(random_problem(200 + seed, n=25), window=(36_000, 39_600), minutes=20)
+        assert any(v.break_s for v in p.vehicles)
+        r = solve(p, time_limit_s=2, solution_limit=60)
+        assert_ok(p, r)
+        used = {t.vehicle for t in r.trips}
+        assert {b.vehicle for b in r.breaks} == {v for v in used if p.vehicles[v].break_s}
+
+
+def test_evaluator_flags_a_break_in_the_middle_of_a_visit() -> None:
+    p = with_lunch(euclid_problem([(0, 0), (100, 0)], (van(shift_start_s=40_000),)),
+                   window=(41_000, 42_000))
+    r = solve(p, time_limit_s=1, solution_limit=20)
+    assert_ok(p, r)
+    t = r.trips[0]
+    moved = Break(0, t.start_s[0], 1800) if 41_000 <= t.start_s[0] <= 42_000 else None
+    if moved is None:  # put the visit inside the window to overlap it
+        shift = 41_000 - t.start_s[0]
+        t = dataclasses.replace(
+            t, depart_s=t.depart_s + shift, return_s=t.return_s + shift,
+            arrival_s=tuple(a + shift for a in t.arrival_s),
+            start_s=tuple(a + shift for a in t.start_s),
+            departure_s=tuple(a + shift for a in t.departure_s))
+        moved = Break(0, 41_000, 1800)
+    msgs = check_feasible(p, dataclasses.replace(r, trips=(t,), breaks=(moved,)))
+    assert any("overlaps a visit" in m for m in msgs), msgs
+    assert any("no lunch break" in m for m in check_feasible(
+        p, dataclasses.replace(r, breaks=())))
+
+
+def test_break_outside_the_shift_is_a_bad_problem() -> None:
+    p = euclid_problem([(0, 0), (100, 0)], (van(shift_end_s=40_000),))
+    p = with_lunch(p)
+    assert not any(v.break_s for v in p.vehicles)
+    bad = dataclasses.replace(p, vehicles=(dataclasses.replace(
+        p.vehicles[0], break_s=1800, break_window_s=(41_400, 48_600)),))
+    with pytest.raises(ValueError, match="break must fit in the shift"):
+        solve(bad, time_limit_s=1)
+
+
+# --------------------------------------------------------------------------------------------
+# The PyVRP backend: same problem, same evaluator
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pyvrp_backend_random_instances_feasible(seed: int) -> None:
+    p = random_problem(300 + seed, n=20 + 5 * seed)
+    r = solve(p, time_limit_s=1, seed=seed, solver="pyvrp")
+    assert_ok(p, r)
+    served = [node for t in r.trips for node in t.nodes]
+    assert sorted(served + [d.node for d in r.drops]) == list(range(1, p.n_stops + 1))
+    # The same reasons as OR-Tools for the stops nobody can serve.
+    ort = solve(p, time_limit_s=1, solution_limit=40)
+    pre = {d.node: d.reason_code for d in ort.drops if d.reason_code != "dropped"}
+    assert {d.node: d.reason_code for d in r.drops if d.reason_code != "dropped"} == pre
+
+
+def test_pyvrp_backend_several_windows_and_multi_trip() -> None:
+    # 6 stops of 3 parcels, 6 on board: two reloads needed; one stop opens twice.
+    pts = [(0, 0), (500, 0), (600, 100), (0, 700), (100, 800), (-600, 0), (-700, 100)]
+    vehicles = (van(capacity=(6, 10**9, 10**9), max_trips=3),)
+    windows = {3: ((1_000, 1_200), (20_000, 21_000))}
+    p = euclid_problem(pts, vehicles, delivery={i: (3, 1000, 0) for i in range(1, 7)},
+                       windows=windows)
+    r = solve(p, time_limit_s=1, solver="pyvrp", solution_limit=20)
+    assert_ok(p, r)
+    assert not r.drops
+    assert len(r.trips) == 3
+
+
+def test_pyvrp_backend_refuses_a_lunch_break() -> None:
+    p = with_lunch(random_problem(1), window=(36_000, 39_600), minutes=20)
+    with pytest.raises(ValueError, match="lunch"):
+        solve(p, time_limit_s=1, solver="pyvrp")
+    with pytest.raises(ValueError, match="solver must be one of"):
+        solve(p, time_limit_s=1, solver="vroom")
+
+
+def test_pyvrp_backend_deterministic_with_solution_limit() -> None:
+    p = random_problem(5, n=30)
+    a = solve(p, time_limit_s=20, seed=2, solution_limit=5, solver="pyvrp")
+    b = solve(p, time_limit_s=20, seed=2, solution_limit=5, solver="pyvrp")
+    assert a.trips == b.trips and a.drops == b.drops and a.objective == b.objective

@@ -405,6 +405,7 @@ def run(
     solutions_out: Path | None = None,
     workers: int = 1,
     first_solution: str = "auto",
+    solver: str = "ortools",
 ) -> list[VrplibResult]:
     """Solve each instance with :func:`courier.routing.solve`; score it against the BKS.
 
@@ -414,7 +415,7 @@ def run(
         ``.vrp`` (CVRPLIB) or Solomon-format ``.txt`` files.
     time_limit_s
         Budget per instance, model building included.
-    seed, workers, first_solution
+    seed, workers, first_solution, solver
         Passed to :func:`courier.routing.solve`.
     solutions_out
         Folder for one VRPLIB ``<instance>.sol`` per instance, created if needed.
@@ -427,7 +428,7 @@ def run(
         problem = build_problem(inst)
         res = routing.solve(
             problem, time_limit_s=time_limit_s, seed=seed, workers=workers,
-            first_solution=first_solution,
+            first_solution=first_solution, solver=solver,
         )
         trips = sorted(res.trips, key=lambda t: (t.vehicle, t.trip))
         routes = [[inst.labels[node] for node in t.nodes] for t in trips]
