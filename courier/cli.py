@@ -158,6 +158,8 @@ def plan(
     lockers: Annotated[Path | None, typer.Option("--lockers", help="Parcel lockers CSV (locker_id, lon, lat[, capacity_parcels, name]): consenting doors may go there.")] = None,
     bbox: Annotated[str | None, typer.Option("--bbox", help="Crop the street file on import to W,S,E,N (degrees).")] = None,
     tiles: Annotated[str, typer.Option(help="Map background: osm, amap or none.")] = "osm",
+    lunch: Annotated[str | None, typer.Option("--lunch", help="Lunch break FROM-TO/MINUTES, e.g. 11:00-13:30/30 (the default); 'none' for no lunch. couriers.csv lunch_from/lunch_to/lunch_min override it per courier.")] = None,
+    solver: Annotated[str | None, typer.Option("--solver", help="Routing backend: ortools (default; every constraint) or pyvrp (better routes on the benchmarks; no lunch break, so give --lunch none).")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Where prepared street graphs are cached. Env: COURIER_CACHE_DIR.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the street-graph cache.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
@@ -170,7 +172,7 @@ def plan(
               solution_limit=solution_limit, coords=coords, encoding=encoding,
               config_file=config_file, profiles_file=profiles_file, workers=workers,
               tiles=tiles, cache=_cache_dir(no_cache, cache_dir), quiet=quiet, scheduler=scheduler,
-              previous_dir=previous, lockers_path=lockers, bbox=bbox)
+              previous_dir=previous, lockers_path=lockers, bbox=bbox, lunch=lunch, solver=solver)
 
     _run(body)
 
@@ -181,7 +183,8 @@ def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
           encoding: str | None, config_file: Path | None, profiles_file: Path | None,
           workers: int, tiles: str, cache: Path | None, quiet: bool,
           scheduler: str | None = None, previous_dir: Path | None = None,
-          lockers_path: Path | None = None, bbox: str | None = None) -> None:
+          lockers_path: Path | None = None, bbox: str | None = None,
+          lunch: str | None = None, solver: str | None = None) -> None:
     from courier import io, report
     from courier.config import PROFILES, PlanConfig, load_profiles
     from courier.errors import InputError
@@ -193,10 +196,12 @@ def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
     started = time.perf_counter()
     if tiles not in ("osm", "amap", "none"):
         raise InputError(f"--tiles {tiles!r}: allowed: osm, amap, none")
-    overrides = {"time_limit_s": time_limit, "seed": seed, "solution_limit": solution_limit,
-                 "coords": coords, "workers": workers}
+    overrides: dict[str, Any] = {"time_limit_s": time_limit, "seed": seed,
+                                 "solution_limit": solution_limit, "coords": coords,
+                                 "workers": workers, "solver": solver, **_parse_lunch(lunch)}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
     config = (PlanConfig.from_toml(config_file, **overrides) if config_file
-              else PlanConfig(**overrides))  # type: ignore[arg-type]
+              else PlanConfig(**overrides))
     profiles = load_profiles(profiles_file) if profiles_file else PROFILES
     demo = streets_path is None and parcels_path is None and couriers_path is None
     if not demo and (streets_path is None or parcels_path is None or couriers_path is None):
@@ -392,7 +397,6 @@ def bench_vrplib(
 
     def body() -> None:
         from courier.bench import vrplib
-
         from courier.errors import InputError
         from courier.routing import SOLVERS
 
@@ -403,6 +407,23 @@ def bench_vrplib(
         typer.echo(vrplib.format_table(results))
 
     _run(body)
+
+
+def _parse_lunch(text: str | None) -> dict[str, Any]:
+    """``FROM-TO/MINUTES`` or ``none`` -> PlanConfig lunch fields (empty when not given)."""
+    from courier.errors import InputError
+
+    if text is None:
+        return {}
+    if text.strip().lower() in ("none", "no", "0", "off"):
+        return {"lunch_min": 0}
+    try:
+        window, minutes = text.split("/")
+        lo, hi = window.split("-")
+        return {"lunch_from": lo.strip(), "lunch_to": hi.strip(), "lunch_min": int(minutes)}
+    except ValueError:
+        raise InputError(f"--lunch {text!r}: allowed: FROM-TO/MINUTES such as 11:00-13:30/30, "
+                         "or none") from None
 
 
 def _parse_list(text: str | None, flag: str, kind: Callable[[str], Any]) -> list[Any] | None:

@@ -128,6 +128,12 @@ class PlanConfig:
     reload_s: int = 600
     bag_capacity_parcels: int = 25
     drop_penalty_s: int = 3 * 3600
+    # Lunch: a break of lunch_min minutes starting between lunch_from and lunch_to, for every
+    # courier whose shift holds it (couriers.csv may set their own); 0 minutes = no lunch.
+    lunch_from: str = "11:00"
+    lunch_to: str = "13:30"
+    lunch_min: int = 30
+    solver: str = "ortools"
     workers: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -147,10 +153,29 @@ class PlanConfig:
                      "locker_service_per_parcel_s"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.lunch_min <= 180:
+            problems.append(f"lunch_min must be 0 (no lunch) to 180 minutes, got {self.lunch_min}")
+        try:
+            if self.lunch_window_s[1] < self.lunch_window_s[0]:
+                problems.append(f"lunch_to {self.lunch_to} is before lunch_from {self.lunch_from}")
+        except ValueError as exc:
+            problems.append(f"lunch_from/lunch_to: {exc}")
+        if self.solver not in ("ortools", "pyvrp"):
+            problems.append(f"solver must be ortools or pyvrp, got {self.solver!r}")
+        elif self.solver == "pyvrp" and self.lunch_min:
+            problems.append("the pyvrp solver does not model lunch breaks: set lunch_min to 0 "
+                            "(--lunch-min 0) or use the ortools solver")
         if self.bag_capacity_parcels < 1:
             problems.append(f"bag_capacity_parcels must be >= 1, got {self.bag_capacity_parcels}")
         if problems:
             raise InputError("bad plan parameters: " + "; ".join(problems))
+
+    @property
+    def lunch_window_s(self) -> tuple[int, int]:
+        """The lunch window as seconds of the day (ValueError on a bad time)."""
+        from courier.parcels import parse_time_s
+
+        return parse_time_s(self.lunch_from), parse_time_s(self.lunch_to)
 
     @classmethod
     def from_toml(cls, path: Path, **overrides: Any) -> PlanConfig:

@@ -64,6 +64,10 @@ class Courier:
     shift_end_s: int
     max_trips: int = 3
     name: str = ""
+    # Lunch: None = the station's default (PlanConfig.lunch_*); lunch_min 0 = no lunch.
+    lunch_min: int | None = None
+    lunch_from_s: int | None = None
+    lunch_to_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +219,7 @@ class Plan:
     seed: int = 0
     input_count: int = 0
     streets_source: str = ""
+    breaks: dict[str, tuple[int, int]] = field(default_factory=dict)  # courier: lunch start, end
 
 
 # Reason codes for valid parcels that are not planned (unassigned.csv). Stable strings: other

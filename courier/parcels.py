@@ -26,7 +26,7 @@ PARCEL_OPTIONAL = (
 COURIER_REQUIRED = (
     "courier_id", "vehicle", "capacity_parcels", "capacity_kg", "shift_start", "shift_end",
 )
-COURIER_OPTIONAL = ("capacity_l", "max_trips", "name")
+COURIER_OPTIONAL = ("capacity_l", "max_trips", "name", "lunch_from", "lunch_to", "lunch_min")
 
 # Beyond these a value is a typo or a unit mix-up (grams for kilograms), not a parcel.
 MAX_WEIGHT_KG = 1000.0
@@ -220,6 +220,23 @@ def validate_couriers(table: pd.DataFrame, *, file: str,
                 fail(field, get[field], str(exc))
         if len(times) == 2 and times["shift_end"] <= times["shift_start"]:
             fail("shift_end", get["shift_end"], "a time after shift_start")
+        lunch: dict[str, int | None] = {"lunch_from": None, "lunch_to": None, "lunch_min": None}
+        for field in ("lunch_from", "lunch_to"):
+            if get[field]:
+                try:
+                    lunch[field] = parse_time_s(get[field])
+                except ValueError as exc:
+                    fail(field, get[field], str(exc))
+        if get["lunch_min"]:
+            try:
+                lunch["lunch_min"] = int(get["lunch_min"])
+                if not 0 <= int(get["lunch_min"]) <= 180:
+                    raise ValueError
+            except ValueError:
+                fail("lunch_min", get["lunch_min"], "whole minutes from 0 (no lunch) to 180")
+        lo, hi = lunch["lunch_from"], lunch["lunch_to"]
+        if lo is not None and hi is not None and hi < lo:
+            fail("lunch_to", get["lunch_to"], "a time at or after lunch_from")
         if problems:
             continue
         couriers.append(Courier(
@@ -227,6 +244,8 @@ def validate_couriers(table: pd.DataFrame, *, file: str,
             capacity_kg=numbers["capacity_kg"], capacity_l=numbers["capacity_l"],
             shift_start_s=times["shift_start"], shift_end_s=times["shift_end"],
             max_trips=int(numbers["max_trips"]), name=get["name"],
+            lunch_min=lunch["lunch_min"], lunch_from_s=lunch["lunch_from"],
+            lunch_to_s=lunch["lunch_to"],
         ))
     if problems:
         raise InputError(f"{file}: bad courier roster", tuple(problems))

@@ -62,6 +62,8 @@ class _Task:
     # on that graph the matrices reuse the snaps instead of snapping every point again.
     snap_profile: str = ""
     station_snap: Snap | None = None
+    lunch: tuple[int, int, int] = (0, 0, 0)  # the station's lunch: from, to (s of day), minutes
+    solver: str = "ortools"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,7 @@ class _Solved:
     drops: tuple[tuple[str, str], ...]  # stop_id, reason_code
     matrix_s: float
     solve_s: float
+    breaks: tuple[tuple[str, int, int], ...] = ()  # courier_id, lunch start, end (s of day)
 
 
 _GRAPHS: dict[str, StreetGraph] = {}
@@ -170,7 +173,8 @@ def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequ
               deadline_epoch_s=time.time() + remaining, seed=config.seed,
               solution_limit=config.solution_limit, reload_s=config.reload_s,
               drop_penalty_s=config.drop_penalty_s, snap_profile=primary.profile,
-              station_snap=station_snap)
+              station_snap=station_snap, lunch=(*config.lunch_window_s, config.lunch_min),
+              solver=config.solver)
         for cid in order
     ]
     solved = _run_tasks(tasks, dict(graphs), workers, client=client)
@@ -201,7 +205,24 @@ def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequ
         seed=config.seed,
         input_count=input_count if input_count is not None else len(parcels) + len(rejects),
         streets_source=primary.source,
+        breaks={cid: (start, end) for s in solved for cid, start, end in s.breaks},
     )
+
+
+def lunch_of(courier: Courier, station: tuple[int, int, int]) -> tuple[int, tuple[int, int]]:
+    """Return a courier's lunch as (seconds, start window), (0, (0, 0)) for none.
+
+    The courier's own lunch fields win over the station's. The window is cut to the shift
+    (the lunch must end by the shift's end); a shift that cannot hold it (a half day) has none.
+    """
+    lo = courier.lunch_from_s if courier.lunch_from_s is not None else station[0]
+    hi = courier.lunch_to_s if courier.lunch_to_s is not None else station[1]
+    minutes = courier.lunch_min if courier.lunch_min is not None else station[2]
+    dur_s = minutes * 60
+    lo, hi = max(lo, courier.shift_start_s), min(hi, courier.shift_end_s - dur_s)
+    if dur_s <= 0 or hi < lo:
+        return 0, (0, 0)
+    return dur_s, (lo, hi)
 
 
 def _to_wgs84(parcels: Sequence[Parcel], station: tuple[float, float],
@@ -358,6 +379,7 @@ def _solve(task: _Task, graphs: Mapping[str, StreetGraph]) -> _Solved:
                 capacity=(c.capacity_parcels, round(c.capacity_kg * 1000),
                           round(c.capacity_l * 1000)),
                 shift_start_s=c.shift_start_s, shift_end_s=c.shift_end_s, max_trips=c.max_trips,
+                break_s=lunch_of(c, task.lunch)[0], break_window_s=lunch_of(c, task.lunch)[1],
             ) for c in task.couriers
         ),
         time_s=times,
@@ -369,7 +391,7 @@ def _solve(task: _Task, graphs: Mapping[str, StreetGraph]) -> _Solved:
     # (process start-up, an earlier wave that ran long) gets what is left, not its share.
     budget = max(0.1, min(task.time_limit_s - matrix_s, task.deadline_epoch_s - time.time()))
     result = routing.solve(problem, time_limit_s=budget, seed=task.seed,
-                           solution_limit=task.solution_limit)
+                           solution_limit=task.solution_limit, solver=task.solver)
     trips = []
     for rt in result.trips:
         vehicle = problem.vehicles[rt.vehicle]
@@ -393,4 +415,7 @@ def _solve(task: _Task, graphs: Mapping[str, StreetGraph]) -> _Solved:
             path_lonlat=tuple(path),
         ))
     drops = tuple((stops[d.node - 1].stop_id, d.reason_code) for d in result.drops)
-    return _Solved(trips=tuple(trips), drops=drops, matrix_s=matrix_s, solve_s=result.solve_s)
+    breaks = tuple((problem.vehicles[b.vehicle].courier_id, b.start_s, b.start_s + b.duration_s)
+                   for b in result.breaks)
+    return _Solved(trips=tuple(trips), drops=drops, matrix_s=matrix_s, solve_s=result.solve_s,
+                   breaks=breaks)

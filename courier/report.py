@@ -52,6 +52,8 @@ def summary(plan: Plan, *, previous: Mapping[str, str] | None = None) -> dict[st
         # Working time runs from the first departure to the last return, reloads included.
         per[c.courier_id]["duration_s"] = (max(t.return_s for t in mine) - min(t.depart_s for t in mine)
                                            if mine else 0)
+        lunch = plan.breaks.get(c.courier_id)
+        per[c.courier_id]["lunch"] = f"{_hhmm(lunch[0])}-{_hhmm(lunch[1])}" if lunch else ""
     used = [r for r in per.values() if r["trips"]]
     durations = [r["duration_s"] for r in used]
     mean = sum(durations) / len(durations) if durations else 0.0
@@ -421,14 +423,17 @@ def _report_html(plan: Plan, summary: dict[str, Any], figures: Sequence[str]) ->
             f"<td class=n>{row['trips']}</td><td class=n>{row['stops']}</td>"
             f"<td class=n>{row['parcels']}</td><td class=n>{_num(row['distance_m'] / 1000)}</td>"
             f"<td class=n>{_num(row['duration_s'] / 3600, 2)}</td>"
-            f"<td class=n>{first}</td><td class=n>{last}</td></tr>"
+            f"<td class=n>{first}</td><td class=n>{last}</td>"
+            f"<td class=n>{_esc(row.get('lunch') or '–')}</td></tr>"
         )
     couriers = (
         "<table><thead><tr><th>courier</th><th>name</th><th>vehicle</th><th class=n>trips</th>"
         "<th class=n>stops</th><th class=n>parcels</th><th class=n>km</th><th class=n>hours</th>"
-        "<th class=n>first departure</th><th class=n>last return</th></tr></thead>"
+        "<th class=n>first departure</th><th class=n>last return</th><th class=n>lunch</th>"
+        "</tr></thead>"
         f"<tbody>{''.join(table_rows)}</tbody></table>"
-        "<p class=small>Hours run from the first departure to the last return, reloads included."
+        "<p class=small>Hours run from the first departure to the last return, reloads and "
+        "lunch included."
         "</p>"
     )
     alts = {"workload.png": "Workload per courier: driving, service and waiting hours",
@@ -533,9 +538,11 @@ def _sheet_html(plan: Plan, courier_id: str) -> str:
     vehicle = f" · {_esc(courier.vehicle)}" if courier else ""
     delivered = [s for s in lines if s.bag > 0]
     n_bags = len({(s.trip, s.bag) for s in delivered})
+    brk = plan.breaks.get(courier_id)
+    lunch = f" · lunch {_hhmm(brk[0])}-{_hhmm(brk[1])}" if brk else ""
     head = (f"<h1>Sort sheet {who}{name}</h1>"
             f"<p class=order>{len(trips)} trip(s){vehicle} · {len(delivered)} parcel(s) in "
-            f"{n_bags} bag(s) · {len(lines) - len(delivered)} pickup(s)</p>"
+            f"{n_bags} bag(s) · {len(lines) - len(delivered)} pickup(s){lunch}</p>"
             f"<p class=how>{_SHEET_HOW}</p>")
     body = []
     for trip_no in sorted({s.trip for s in lines} | trips.keys()):

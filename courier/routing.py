@@ -1004,10 +1004,10 @@ def check_feasible(problem: RoutingProblem, result: RoutingResult) -> list[str]:
     seen: dict[int, int] = {}
     by_vehicle: dict[int, list[RoutedTrip]] = {}
     brk_of: dict[int, Break] = {}
-    for brk in result.breaks:
-        if brk.vehicle in brk_of:
-            out.append(f"vehicle {brk.vehicle}: more than one break")
-        brk_of[brk.vehicle] = brk
+    for one in result.breaks:
+        if one.vehicle in brk_of:
+            out.append(f"vehicle {one.vehicle}: more than one break")
+        brk_of[one.vehicle] = one
     for ti, trip in enumerate(result.trips):
         where = f"trip #{ti} (vehicle {trip.vehicle}, trip {trip.trip})"
         if not 0 <= trip.vehicle < len(problem.vehicles):
@@ -1078,7 +1078,7 @@ def check_feasible(problem: RoutingProblem, result: RoutingResult) -> list[str]:
             out.append(f"{where}: peak load {peak.tolist()} over capacity {cap.tolist()}")
         if tuple(int(x) for x in peak) != tuple(trip.load):
             out.append(f"{where}: reported load {trip.load} != peak {peak.tolist()}")
-    for v, veh in enumerate(problem.vehicles):
+    for v in range(len(problem.vehicles)):
         out.extend(_check_break(problem, v, by_vehicle.get(v, []), brk_of.get(v)))
     for v, trips in by_vehicle.items():
         veh = problem.vehicles[v]
@@ -1094,9 +1094,9 @@ def check_feasible(problem: RoutingProblem, result: RoutingResult) -> list[str]:
                     f"reload {problem.reload_s} s after trip {before.trip} is back at "
                     f"{before.return_s}"
                 )
-            brk = brk_of.get(v)
-            if (brk is not None and _in_gap(brk, before.return_s, after.depart_s)
-                    and after.depart_s - before.return_s < problem.reload_s + brk.duration_s):
+            lunch = brk_of.get(v)
+            if (lunch is not None and _in_gap(lunch, before.return_s, after.depart_s)
+                    and after.depart_s - before.return_s < problem.reload_s + lunch.duration_s):
                 out.append(f"vehicle {v}: break overlaps the reload before trip {after.trip}")
     for node, count in seen.items():
         if count > 1:

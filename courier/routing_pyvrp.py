@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from typing import Any
 
 import numpy as np
 import pyvrp
@@ -77,7 +78,7 @@ def solve(
         best = result.best
         status = "FEASIBLE" if best.is_feasible() else "INFEASIBLE"
         raw: list[tuple[int, int, list[int]]] = []
-        used = {t: 0 for t in type_members}
+        used = dict.fromkeys(type_members, 0)
         for route in best.routes():
             vtype = route.vehicle_type()
             vehicle = type_members[vtype][used[vtype]]
@@ -163,7 +164,7 @@ def _data(
     profiles = sorted({v.profile for v in vehicles})
     # Identical couriers share one vehicle type; routes come back per type, handed out to the
     # type's couriers in problem order.
-    type_keys: dict[tuple[object, ...], int] = {}
+    type_keys: dict[tuple[Any, ...], int] = {}
     type_members: dict[int, list[int]] = {}
     vehicle_types: list[pyvrp.VehicleType] = []
     for v, veh in enumerate(vehicles):
@@ -172,7 +173,7 @@ def _data(
         if key not in type_keys:
             type_keys[key] = len(type_keys)
         type_members.setdefault(type_keys[key], []).append(v)
-    for key, t in type_keys.items():
+    for t in type_keys.values():
         v = type_members[t][0]
         veh = vehicles[v]
         vehicle_types.append(pyvrp.VehicleType(
@@ -186,11 +187,11 @@ def _data(
             profile=profiles.index(veh.profile),
             reload_depots=[0] if veh.max_trips > 1 else [],
             max_reloads=max(veh.max_trips - 1, 0),
-            name=f"type{key and t}",
+            name=f"type{t}",
         ))
-    distances = [np.minimum(np.asarray(problem.distance_m[p], dtype=np.int64), no_path)
+    distances: list[Any] = [np.minimum(np.asarray(problem.distance_m[p], dtype=np.int64), no_path)
                  for p in profiles]
-    durations = [np.minimum(np.asarray(problem.time_s[p], dtype=np.int64), no_path)
+    durations: list[Any] = [np.minimum(np.asarray(problem.time_s[p], dtype=np.int64), no_path)
                  for p in profiles]
     data = pyvrp.ProblemData(locations, clients, [depot], vehicle_types, distances, durations,
                              groups=groups)

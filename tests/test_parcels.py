@@ -179,3 +179,40 @@ def test_a_full_locker_sends_parcels_back_to_their_door() -> None:
     stops = build_stops(items, config=PlanConfig(), lockers=[_locker("L1", 50.0, 1)])
     zones = {s.parcel_ids: s.zone for s in stops}
     assert zones == {("A1",): "locker", ("B1",): ""}
+
+
+def test_courier_lunch_columns_override_the_station_and_are_checked() -> None:
+    import pandas as pd
+
+    from courier.io import as_table
+    from courier.model import Courier
+    from courier.pipeline import lunch_of
+
+    base = {"vehicle": "etricycle", "capacity_parcels": "100", "capacity_kg": "200",
+            "shift_start": "08:00", "shift_end": "20:00"}
+    good = as_table(pd.DataFrame([
+        {**base, "courier_id": "A", "lunch_from": "", "lunch_to": "", "lunch_min": ""},
+        {**base, "courier_id": "B", "lunch_from": "12:00", "lunch_to": "12:30", "lunch_min": "45"},
+        {**base, "courier_id": "C", "lunch_from": "", "lunch_to": "", "lunch_min": "0"},
+    ]))
+    a, b, c = validate_couriers(good, file="r.csv", profiles=PROFILES)
+    station = (11 * 3600, 13 * 3600 + 1800, 30)
+    assert lunch_of(a, station) == (1800, (39_600, 48_600))
+    assert lunch_of(b, station) == (2700, (43_200, 45_000))
+    assert lunch_of(c, station) == (0, (0, 0))
+    # A half-day shift that cannot hold the lunch gets none; one that holds part of the window
+    # gets the part where the lunch still ends inside the shift.
+    half = Courier("H", "etricycle", 10, 10.0, 10.0, 14 * 3600, 20 * 3600)
+    assert lunch_of(half, station) == (0, (0, 0))
+    morning = Courier("M", "etricycle", 10, 10.0, 10.0, 8 * 3600, 12 * 3600)
+    assert lunch_of(morning, station) == (1800, (39_600, 41_400))
+    bad = as_table(pd.DataFrame([
+        {**base, "courier_id": "X", "lunch_from": "noon", "lunch_to": "", "lunch_min": "400"},
+        {**base, "courier_id": "Y", "lunch_from": "13:00", "lunch_to": "12:00", "lunch_min": ""},
+    ]))
+    with pytest.raises(InputError) as err:
+        validate_couriers(bad, file="r.csv", profiles=PROFILES)
+    msg = str(err.value)
+    assert "row 2, field 'lunch_from': got 'noon'" in msg
+    assert "row 2, field 'lunch_min': got '400'; whole minutes from 0 (no lunch) to 180" in msg
+    assert "row 3, field 'lunch_to': got '12:00'; a time at or after lunch_from" in msg

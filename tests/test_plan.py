@@ -293,3 +293,37 @@ def test_the_readme_example_on_real_futian_streets(tmp_path: Path) -> None:
     assert summary["parcels"]["planned"] == len(ids)
     assert [c["courier_id"] for c in summary["couriers"]] == ["C001", "C002"]  # read from TOML
     check_feasible(tmp_path, root / "couriers.csv")
+
+
+def test_lunch_break_is_planned_and_shown(tmp_path: Path) -> None:
+    # The tiny town's day is short: a 30-minute lunch starting 08:05-08:15 has to fall between
+    # visits (or at the station), never during one.
+    code, output = tiny(tmp_path, "--lunch", "08:05-08:15/30")
+    assert code == 0, output
+    summary = check_conservation(tmp_path, {"T1", "T2", "T3", "T4", "T5"}, 5)
+    lunch = summary["couriers"][0]["lunch"]
+    start, end = lunch.split("-")
+    assert "08:05" <= start <= "08:15" and end == f"08:{int(start[3:]) + 30:02d}"
+    lo, hi = (int(start[:2]) * 3600 + int(start[3:]) * 60), (int(end[:2]) * 3600 + int(end[3:]) * 60)
+    for s in rows(tmp_path / "stops.csv"):
+        # Whole minutes shown, so allow the minute the break starts or ends in.
+        assert int(s["departure_s"]) <= lo + 60 or int(s["start_s"]) >= hi - 60, s
+    assert f"lunch {lunch}" in (tmp_path / "sheets" / "sort-C1.html").read_text(encoding="utf-8")
+    assert lunch in (tmp_path / "report.html").read_text(encoding="utf-8")
+    check_feasible(tmp_path, DATA / "couriers_tiny.csv")
+
+
+def test_no_lunch_and_the_pyvrp_solver(tmp_path: Path) -> None:
+    code, output = tiny(tmp_path / "a", "--lunch", "none", "--solver", "pyvrp")
+    assert code == 0, output
+    summary = check_conservation(tmp_path / "a", {"T1", "T2", "T3", "T4", "T5"}, 5)
+    assert summary["parcels"]["planned"] == 5
+    assert summary["couriers"][0]["lunch"] == ""
+    check_feasible(tmp_path / "a", DATA / "couriers_tiny.csv")
+    # PyVRP has no break: asking for both is refused, not planned without lunch.
+    code, output = tiny(tmp_path / "b", "--solver", "pyvrp")
+    assert code == 2 and "does not model lunch breaks" in output
+    code, output = tiny(tmp_path / "c", "--lunch", "noon")
+    assert code == 2 and "FROM-TO/MINUTES" in output
+    code, output = tiny(tmp_path / "d", "--solver", "vroom", "--lunch", "none")
+    assert code == 2 and "solver must be ortools or pyvrp" in output

@@ -510,7 +510,7 @@ def test_pyvrp_backend_several_windows_and_multi_trip() -> None:
     pts = [(0, 0), (500, 0), (600, 100), (0, 700), (100, 800), (-600, 0), (-700, 100)]
     vehicles = (van(capacity=(6, 10**9, 10**9), max_trips=3),)
     windows = {3: ((1_000, 1_200), (20_000, 21_000))}
-    p = euclid_problem(pts, vehicles, delivery={i: (3, 1000, 0) for i in range(1, 7)},
+    p = euclid_problem(pts, vehicles, delivery=dict.fromkeys(range(1, 7), (3, 1000, 0)),
                        windows=windows)
     r = solve(p, time_limit_s=1, solver="pyvrp", solution_limit=20)
     assert_ok(p, r)
