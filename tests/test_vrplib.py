@@ -150,3 +150,23 @@ def test_small_run_is_feasible(tmp_path: Path) -> None:
     routes, cost = vrplib.read_solution(tmp_path / "C101.sol")
     assert vrplib.evaluate(inst, routes) == (pytest.approx(res.cost), [])
     assert cost == pytest.approx(res.cost, abs=1e-4)
+
+
+@pytest.mark.parametrize("solver", ["ortools", "pyvrp"])
+def test_both_solvers_score_the_tiny_instances_the_same_way(tmp_path: Path, solver: str) -> None:
+    sol = tmp_path / "TINY.txt"
+    sol.write_text(TINY_SOLOMON)
+    vrp = tmp_path / "tiny.vrp"
+    vrp.write_text(TINY_VRP)
+    a, b = vrplib.run([sol, vrp], time_limit_s=1, solver=solver)
+    assert a.feasible and a.vehicles == 2 and a.cost == pytest.approx(30.0)
+    assert b.feasible and b.cost == 30
+
+
+@needs_bench
+def test_pyvrp_backend_on_r101_is_feasible_and_close() -> None:
+    # R101: the instance where OR-Tools' cheapest-arc start finds nothing (see the issue).
+    (res,) = vrplib.run([BENCH / "vrptw" / "solomon" / "R101.txt"], time_limit_s=3,
+                        solver="pyvrp")
+    assert res.feasible
+    assert res.gap_pct is not None and res.gap_pct < 3
