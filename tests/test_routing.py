@@ -396,7 +396,8 @@ def test_workers_run_seeded_searches_in_processes_and_keep_the_best() -> None:
     assert r.objective == min(x.objective for x in one)
 
 
-def test_time_limit_is_a_promise() -> None:
+@pytest.mark.parametrize("solver", ["ortools", "pyvrp"])
+def test_time_limit_is_a_promise(solver: str) -> None:
     rng = np.random.default_rng(0)
     n = 200
     pts = rng.uniform(0, 5000, size=(n + 1, 2)).tolist()
@@ -408,7 +409,7 @@ def test_time_limit_is_a_promise() -> None:
     )
     p = euclid_problem(pts, vehicles, windows=windows)
     t0 = time.perf_counter()
-    r = solve(p, time_limit_s=2)
+    r = solve(p, time_limit_s=2, solver=solver)
     elapsed = time.perf_counter() - t0
     assert elapsed < 2.3, elapsed
     assert_ok(p, r)
