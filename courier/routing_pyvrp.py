@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections import defaultdict
 from typing import Any
 
 import numpy as np
 import pyvrp
-from pyvrp.stop import MaxIterations, MultipleCriteria, StoppingCriterion
+from pyvrp.exceptions import PenaltyBoundWarning
+from pyvrp.stop import FirstFeasible, MaxIterations, MultipleCriteria, StoppingCriterion
 
 from courier import routing
 from courier.routing import Drop, RoutedTrip, RoutingProblem, RoutingResult
@@ -40,6 +42,9 @@ logger = logging.getLogger(__name__)
 # solution limit becomes an iteration limit, which makes the result depend only on the input
 # and the seed.
 ITERATIONS_PER_SOLUTION = 200
+# Share of the budget for cutting the fleet when a vehicle costs more than any route (the
+# vehicles-first convention of the VRPTW benchmarks); the rest improves the distance.
+FLEET_SHARE = 0.5
 # Time kept back for turning PyVRP's routes into trips.
 _EXTRACT_RESERVE_S = 0.05
 
@@ -77,7 +82,9 @@ def solve(
         stop: StoppingCriterion = _Deadline(t0 + time_limit_s - _EXTRACT_RESERVE_S)
         if solution_limit is not None:
             stop = MultipleCriteria([stop, MaxIterations(solution_limit * ITERATIONS_PER_SOLUTION)])
-        result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False)
+        data, start = _fleet_first(data, t0 + FLEET_SHARE * time_limit_s, seed)
+        result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False,
+                             initial_solution=start)
         best = result.best
         status = "FEASIBLE" if best.is_feasible() else "INFEASIBLE"
         raw: list[tuple[int, int, list[int]]] = []
@@ -123,6 +130,47 @@ class _Deadline:
 
     def __call__(self, best_cost: int) -> bool:
         return time.perf_counter() >= self.deadline
+
+
+def _fleet_first(data: pyvrp.ProblemData, deadline: float,
+                 seed: int) -> tuple[pyvrp.ProblemData, pyvrp.Solution | None]:
+    """Cut the fleet while every stop can still be served; return it and a solution using it.
+
+    Only when there is one kind of vehicle, with a fixed cost, and no stop with several
+    windows. PyVRP's search with a fixed cost per vehicle rarely empties a whole route (measured
+    on Gehring-Homberger 200-400 at 30 s: 7 vehicles over the best known on 8 instances), so
+    this does what ``pyvrp.minimise_fleet`` does, with every stop required: solve to the first
+    feasible solution with one vehicle fewer, again and again, until that fails or time is up.
+    The last success starts the main search, with the fleet capped at its number of routes.
+    """
+    if data.num_vehicle_types != 1 or data.num_groups or not data.vehicle_type(0).fixed_cost:
+        return data, None
+    clients = [pyvrp.Client(c.location, delivery=list(c.delivery), pickup=list(c.pickup),
+                            service_duration=c.service_duration, tw_early=c.tw_early,
+                            tw_late=c.tw_late, release_time=c.release_time, required=True,
+                            name=c.name) for c in data.clients()]
+    required = data.replace(clients=clients)
+    fleet = data.vehicle_type(0)
+    best: list[list[int]] | None = None
+    want = fleet.num_available
+    while want >= 1 and time.perf_counter() < deadline:
+        trial = required.replace(vehicle_types=[fleet.replace(num_available=want)])
+        with warnings.catch_warnings():
+            # A fleet too small is what this probes for: PyVRP's warning that its penalties hit
+            # their bound is the expected answer, not news for the user.
+            warnings.simplefilter("ignore", PenaltyBoundWarning)
+            res = pyvrp.solve(trial, seed=seed, collect_stats=False,
+                              stop=MultipleCriteria([FirstFeasible(), _Deadline(deadline)]))
+        if not res.best.is_feasible():
+            break
+        routes = [[act.idx for act in r.schedule() if act.type == pyvrp.ActivityType.CLIENT]
+                  for r in res.best.routes()]
+        best = routes
+        want = len(routes) - 1
+    if best is None:
+        return data, None
+    capped = data.replace(vehicle_types=[fleet.replace(num_available=len(best))])
+    return capped, pyvrp.Solution(capped, best)
 
 
 def _data(
