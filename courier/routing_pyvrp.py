@@ -107,9 +107,11 @@ def solve(
             for trip_no in sorted(by_trip):
                 raw.append((vehicle, first_start.get(trip_no, 0), by_trip[trip_no]))
         trips = routing.schedule_trips(problem, raw)
-        objective = int(best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost()
-                        + best.uncollected_prizes())
         served = {node for trip in trips for node in trip.nodes}
+        # PyVRP's uncollected prizes count every unvisited window copy of a stop it served in
+        # another window; the penalty is for the stops left out, once each.
+        objective = int(best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost()
+                        + sum(_prize(problem, node) for node in active if node not in served))
         drops.update({node: "dropped" for node in active if node not in served})
     elif active:
         drops.update(dict.fromkeys(active, "dropped"))
@@ -120,6 +122,12 @@ def solve(
         solve_s=time.perf_counter() - t0,
         status=status,
     )
+
+
+def _prize(problem: RoutingProblem, node: int) -> int:
+    """The drop penalty of a stop (a priority stop's is PRIORITY_FACTOR times larger)."""
+    factor = routing.PRIORITY_FACTOR if bool(problem.priority[node]) else 1
+    return int(problem.drop_penalty) * factor
 
 
 class _Deadline:
@@ -198,9 +206,7 @@ def _data(
     groups: list[pyvrp.ClientGroup] = []
     client_node: list[int] = []
     for node in active:
-        prize = int(problem.drop_penalty) * (
-            routing.PRIORITY_FACTOR if bool(problem.priority[node]) else 1
-        )
+        prize = _prize(problem, node)
         windows = sorted(problem.windows_s[node]) or [(0, horizon)]
         group = len(groups) if len(windows) > 1 else None
         members = []

@@ -532,3 +532,15 @@ def test_pyvrp_backend_deterministic_with_solution_limit() -> None:
     a = solve(p, time_limit_s=20, seed=2, solution_limit=5, solver="pyvrp")
     b = solve(p, time_limit_s=20, seed=2, solution_limit=5, solver="pyvrp")
     assert a.trips == b.trips and a.drops == b.drops and a.objective == b.objective
+
+
+def test_pyvrp_objective_counts_each_dropped_stop_once() -> None:
+    # Every stop has two windows (two PyVRP clients in a group): the objective must not count
+    # the window not taken as a dropped stop.
+    pts = [(0, 0), (100, 0), (0, 100)]
+    windows = {1: ((0, 50_000), (60_000, 70_000)), 2: ((0, 50_000), (60_000, 70_000))}
+    p = euclid_problem(pts, (van(),), windows=windows, drop_penalty=1_000_000)
+    r = solve(p, time_limit_s=1, solver="pyvrp", solution_limit=10)
+    assert_ok(p, r)
+    assert not r.drops
+    assert r.objective < 1_000_000
