@@ -397,8 +397,8 @@ def bench_vrplib(
 
     def body() -> None:
         from courier.bench import vrplib
+        from courier.config import SOLVERS
         from courier.errors import InputError
-        from courier.routing import SOLVERS
 
         if solver not in SOLVERS:
             raise InputError(f"--solver {solver!r}: allowed: {', '.join(SOLVERS)}")

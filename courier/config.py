@@ -109,6 +109,10 @@ def load_profiles(path: Path) -> dict[str, VehicleProfile]:
     return profiles
 
 
+SOLVERS = ("ortools", "pyvrp")
+"""Routing backends: OR-Tools (the default, every constraint) and PyVRP (no breaks)."""
+
+
 @dataclass(frozen=True, slots=True)
 class PlanConfig:
     """Every knob of a planning run. Seeds are explicit; nothing is global."""
@@ -160,8 +164,8 @@ class PlanConfig:
                 problems.append(f"lunch_to {self.lunch_to} is before lunch_from {self.lunch_from}")
         except ValueError as exc:
             problems.append(f"lunch_from/lunch_to: {exc}")
-        if self.solver not in ("ortools", "pyvrp"):
-            problems.append(f"solver must be ortools or pyvrp, got {self.solver!r}")
+        if self.solver not in SOLVERS:
+            problems.append(f"solver must be {' or '.join(SOLVERS)}, got {self.solver!r}")
         elif self.solver == "pyvrp" and self.lunch_min:
             problems.append("the pyvrp solver does not model lunch breaks: set lunch_min to 0 "
                             "(--lunch-min 0) or use the ortools solver")

@@ -366,6 +366,7 @@ def _solve(task: _Task, graphs: Mapping[str, StreetGraph]) -> _Solved:
         # Integer units right before OR-Tools: parcels, grams, millilitres.
         delivery[i] = (s.delivery_parcels, round(s.delivery_kg * 1000), round(s.delivery_l * 1000))
         pickup[i] = (s.pickup_parcels, round(s.pickup_kg * 1000), round(s.pickup_l * 1000))
+    lunch = {c.courier_id: lunch_of(c, task.lunch) for c in task.couriers}
     problem = routing.RoutingProblem(
         stop_ids=tuple(s.stop_id for s in stops),
         service_s=np.array([0, *(s.service_s for s in stops)], dtype=np.int64),
@@ -379,7 +380,7 @@ def _solve(task: _Task, graphs: Mapping[str, StreetGraph]) -> _Solved:
                 capacity=(c.capacity_parcels, round(c.capacity_kg * 1000),
                           round(c.capacity_l * 1000)),
                 shift_start_s=c.shift_start_s, shift_end_s=c.shift_end_s, max_trips=c.max_trips,
-                break_s=lunch_of(c, task.lunch)[0], break_window_s=lunch_of(c, task.lunch)[1],
+                break_s=lunch[c.courier_id][0], break_window_s=lunch[c.courier_id][1],
             ) for c in task.couriers
         ),
         time_s=times,

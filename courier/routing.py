@@ -27,6 +27,7 @@ import numpy as np
 import numpy.typing as npt
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
+from courier.config import SOLVERS
 from courier.model import REASONS
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "RoutingResult",
     "Vehicle",
     "check_feasible",
+    "drop_penalty_of",
+    "finish",
     "prechecks",
     "schedule_trips",
     "solve",
@@ -54,8 +57,6 @@ PRIORITY_FACTOR = 100
 # clock limit on the search alone).
 _EXTRACT_RESERVE_S = 0.05
 
-SOLVERS = ("ortools", "pyvrp")
-"""Routing backends: OR-Tools (the default, every constraint) and PyVRP."""
 _FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy
 _METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic
 _FIRST_SOLUTION_NAMES = (
@@ -259,6 +260,29 @@ class RoutingResult:
 
 # --------------------------------------------------------------------------------------------
 # Pre-checks
+
+
+def drop_penalty_of(problem: RoutingProblem, node: int) -> int:
+    """Objective units for leaving a stop out (a priority stop's is PRIORITY_FACTOR times more)."""
+    factor = PRIORITY_FACTOR if bool(problem.priority[node]) else 1
+    return int(problem.drop_penalty) * factor
+
+
+def finish(problem: RoutingProblem, reasons: Mapping[int, str], active: Sequence[int],
+           trips: Sequence[RoutedTrip], *, objective: int, status: str, t0: float,
+           breaks: Sequence[Break] = ()) -> RoutingResult:
+    """Return a backend's result: every active stop not on a trip is ``dropped``."""
+    served = {node for trip in trips for node in trip.nodes}
+    drops = dict(reasons)
+    drops.update({node: "dropped" for node in active if node not in served})
+    return RoutingResult(
+        trips=tuple(trips),
+        drops=tuple(Drop(node, drops[node]) for node in sorted(drops)),
+        objective=objective,
+        solve_s=time.perf_counter() - t0,
+        status=status,
+        breaks=tuple(breaks),
+    )
 
 
 def _earliest_start(windows: tuple[tuple[int, int], ...], arrival_s: int) -> int | None:
@@ -553,10 +577,7 @@ def _build(
             routing.VehicleVar(index).SetValues([-1, reload_of[m]])
             continue
         node = nodes[m]
-        penalty = int(problem.drop_penalty)
-        if bool(problem.priority[node]):
-            penalty *= PRIORITY_FACTOR
-        routing.AddDisjunction([index], penalty)
+        routing.AddDisjunction([index], drop_penalty_of(problem, node))
         vs = allowed[node]
         if len(vs) < len(vehicles):
             # SetAllowedVehiclesForIndex rejects every Python list in ortools 9.15 (its
@@ -784,7 +805,6 @@ def _solve_one(
     """Pre-check, build, search and extract one solution."""
     reasons, allowed = prechecks(problem)
     active = _seeded_order(sorted(allowed), seed)
-    drops = dict(reasons)
     trips: list[RoutedTrip] = []
     breaks: list[Break] = []
     objective = 0
@@ -809,22 +829,11 @@ def _solve_one(
         status = _status_name(model.routing)
         if solution is None:
             logger.warning("routing found no solution (%s); every stop is dropped", status)
-            drops.update(dict.fromkeys(active, "dropped"))
         else:
             objective = int(solution.ObjectiveValue())
             trips, breaks = _extract(problem, model, solution)
-            served = {node for trip in trips for node in trip.nodes}
-            drops.update({node: "dropped" for node in active if node not in served})
-    elif active:
-        drops.update(dict.fromkeys(active, "dropped"))
-    return RoutingResult(
-        trips=tuple(trips),
-        drops=tuple(Drop(node, drops[node]) for node in sorted(drops)),
-        objective=objective,
-        solve_s=time.perf_counter() - t0,
-        status=status,
-        breaks=tuple(breaks),
-    )
+    return finish(problem, reasons, active, trips, objective=objective, status=status, t0=t0,
+                  breaks=breaks)
 
 
 def _unperformed(model: _Model, solution: Any) -> int:
@@ -896,7 +905,6 @@ def _extract(
             if routing.IsEnd(index) or m in model.reload_of:
                 back = int(solution.Min(time_dim.CumulVar(index))) if time_dim is not None else 0
                 if nodes:
-                    raw.append((v, depart, nodes))
                     pieces.append((depart, nodes, starts, back))
                 if routing.IsEnd(index):
                     break
@@ -911,9 +919,10 @@ def _extract(
         if v in model.breaks and pieces:
             brk = Break(v, int(solution.StartValue(model.breaks[v])), veh.break_s)
             breaks.append(brk)
-            raw = [r for r in raw if r[0] != v]
             for k, (dep, trip_nodes, trip_starts, back) in enumerate(pieces, start=1):
                 fixed.append(_fixed_trip(problem, v, k, dep, trip_nodes, trip_starts, back, brk))
+        else:
+            raw.extend((v, dep, trip_nodes) for dep, trip_nodes, _, _ in pieces)
     trips = schedule_trips(problem, raw) + fixed
     trips.sort(key=lambda t: (t.vehicle, t.trip))
     return trips, breaks

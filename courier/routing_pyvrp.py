@@ -32,7 +32,7 @@ from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import FirstFeasible, MaxIterations, MultipleCriteria, StoppingCriterion
 
 from courier import routing
-from courier.routing import Drop, RoutedTrip, RoutingProblem, RoutingResult
+from courier.routing import RoutedTrip, RoutingProblem, RoutingResult
 
 __all__ = ["solve"]
 
@@ -58,20 +58,19 @@ def solve(
 ) -> RoutingResult:
     """Route ``problem`` with PyVRP; same contract as :func:`courier.routing.solve`.
 
+    Called by :func:`courier.routing.solve`, which checks the arguments and validates the
+    problem first.
+
     Raises
     ------
     ValueError
-        Bad problem shapes, or a constraint PyVRP does not model (a lunch break).
+        A constraint PyVRP does not model (a lunch break).
     """
     t0 = time.perf_counter()
-    if time_limit_s <= 0:
-        raise ValueError(f"time_limit_s must be > 0, got {time_limit_s}")
-    problem.validate()
     if any(v.break_s for v in problem.vehicles):
         raise ValueError("the pyvrp solver does not model lunch breaks; use --solver ortools")
     reasons, allowed = routing.prechecks(problem)
     active = sorted(allowed)
-    drops = dict(reasons)
     trips: list[RoutedTrip] = []
     objective = 0
     status = "NO_STOPS"
@@ -111,23 +110,10 @@ def solve(
         # PyVRP's uncollected prizes count every unvisited window copy of a stop it served in
         # another window; the penalty is for the stops left out, once each.
         objective = int(best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost()
-                        + sum(_prize(problem, node) for node in active if node not in served))
-        drops.update({node: "dropped" for node in active if node not in served})
-    elif active:
-        drops.update(dict.fromkeys(active, "dropped"))
-    return RoutingResult(
-        trips=tuple(trips),
-        drops=tuple(Drop(node, drops[node]) for node in sorted(drops)),
-        objective=objective,
-        solve_s=time.perf_counter() - t0,
-        status=status,
-    )
-
-
-def _prize(problem: RoutingProblem, node: int) -> int:
-    """The drop penalty of a stop (a priority stop's is PRIORITY_FACTOR times larger)."""
-    factor = routing.PRIORITY_FACTOR if bool(problem.priority[node]) else 1
-    return int(problem.drop_penalty) * factor
+                        + sum(routing.drop_penalty_of(problem, node)
+                              for node in active if node not in served))
+    return routing.finish(problem, reasons, active, trips, objective=objective, status=status,
+                          t0=t0)
 
 
 class _Deadline:
@@ -206,7 +192,7 @@ def _data(
     groups: list[pyvrp.ClientGroup] = []
     client_node: list[int] = []
     for node in active:
-        prize = _prize(problem, node)
+        prize = routing.drop_penalty_of(problem, node)
         windows = sorted(problem.windows_s[node]) or [(0, horizon)]
         group = len(groups) if len(windows) > 1 else None
         members = []
