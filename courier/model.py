@@ -231,4 +231,6 @@ REASONS: dict[str, str] = {
     "shift_too_short": "no courier's shift is long enough to get there and back",
     "no_courier": "its district has no courier on today's roster",
     "dropped": "dropped at a penalty: the couriers' capacity and time were used for other stops",
+    "no_solution": "the solver found no route for its district within the time limit: "
+                   "plan again with a longer --time-limit",
 }

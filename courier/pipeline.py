@@ -52,7 +52,6 @@ class _Task:
     couriers: tuple[Courier, ...]
     stops: tuple[Stop, ...]
     station_lonlat: tuple[float, float]
-    time_limit_s: float
     deadline_epoch_s: float
     seed: int
     solution_limit: int | None
@@ -64,6 +63,10 @@ class _Task:
     station_snap: Snap | None = None
     lunch: tuple[int, int, int] = (0, 0, 0)  # the station's lunch: from, to (s of day), minutes
     solver: str = "ortools"
+    # Stops of the districts queued behind this one in its lane (see ``_lanes_after``): a task
+    # takes its share of the time left when it starts, so time an earlier district did not
+    # use goes to the later ones (see ``_budget_s``).
+    queued_stops: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,17 +168,16 @@ def plan(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequ
     slots = _cluster_threads(client) if client is not None else config.workers or os.cpu_count() or 1
     workers = max(1, min(slots, len(order)))
     remaining = max(0.2, deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
-    waves = -(-len(order) // workers) if order else 1
+    queued = _lanes_after([len(by_courier[cid]) for cid in order], workers)
     tasks = [
         _Task(couriers=(roster[cid],), stops=tuple(by_courier[cid]),
               station_lonlat=(station_snap.lon, station_snap.lat),
-              time_limit_s=max(0.1, remaining / waves * 0.9),
               deadline_epoch_s=time.time() + remaining, seed=config.seed,
               solution_limit=config.solution_limit, reload_s=config.reload_s,
               drop_penalty_s=config.drop_penalty_s, snap_profile=primary.profile,
               station_snap=station_snap, lunch=(*config.lunch_window_s, config.lunch_min),
-              solver=config.solver)
-        for cid in order
+              solver=config.solver, queued_stops=queued[k])
+        for k, cid in enumerate(order)
     ]
     solved = _run_tasks(tasks, dict(graphs), workers, client=client)
     timings["matrices"] = sum(s.matrix_s for s in solved)
@@ -334,11 +336,44 @@ def _solve_district(task: _Task) -> _Solved:
     return _solve(task, _GRAPHS)
 
 
+def _lanes_after(sizes: Sequence[int], lanes: int) -> list[int]:
+    """Return, per district (in run order), the stops of the districts after it in its lane.
+
+    The districts are dealt to ``lanes`` parallel workers, each to the lane with the fewest
+    stops so far, the way a pool hands the next task to the first worker free.
+    """
+    load = [0] * max(lanes, 1)
+    lane_of = []
+    for size in sizes:
+        lane = min(range(len(load)), key=lambda j: (load[j], j))
+        lane_of.append(lane)
+        load[lane] += size
+    after = [0] * len(sizes)
+    seen = [0] * len(load)
+    for k in range(len(sizes) - 1, -1, -1):
+        after[k] = seen[lane_of[k]]
+        seen[lane_of[k]] += sizes[k]
+    return after
+
+
+def _budget_s(task: _Task, now_epoch_s: float) -> float:
+    """Return the seconds this district may take (matrices and search), decided when it starts.
+
+    Its share of the time left to the deadline, in proportion to its stops against the stops
+    queued behind it in its lane. The share is taken from the clock, not fixed up front: a
+    district that finishes early leaves its time to those after it.
+    """
+    left = task.deadline_epoch_s - now_epoch_s
+    mine = max(len(task.stops), 1)
+    return left * mine / (mine + task.queued_stops)
+
+
 def _solve(task: _Task, graphs: Mapping[str, StreetGraph]) -> _Solved:
     """Build the travel matrices of one district, route it, and turn the result into trips."""
     from courier import routing
 
     tick = time.perf_counter()
+    share_s = _budget_s(task, time.time())
     profiles = sorted({c.vehicle for c in task.couriers})
     stops = task.stops
     times: dict[str, Any] = {}
@@ -388,9 +423,8 @@ def _solve(task: _Task, graphs: Mapping[str, StreetGraph]) -> _Solved:
         reload_s=task.reload_s,
         drop_penalty=task.drop_penalty_s,
     )
-    # The share of the budget, but never past the plan's deadline: a worker that started late
-    # (process start-up, an earlier wave that ran long) gets what is left, not its share.
-    budget = max(0.1, min(task.time_limit_s - matrix_s, task.deadline_epoch_s - time.time()))
+    # The share less the matrices' time, never past the plan's deadline.
+    budget = max(0.1, min(share_s - matrix_s, task.deadline_epoch_s - time.time()))
     result = routing.solve(problem, time_limit_s=budget, seed=task.seed,
                            solution_limit=task.solution_limit, solver=task.solver)
     trips = []

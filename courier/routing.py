@@ -270,11 +270,15 @@ def drop_penalty_of(problem: RoutingProblem, node: int) -> int:
 
 def finish(problem: RoutingProblem, reasons: Mapping[int, str], active: Sequence[int],
            trips: Sequence[RoutedTrip], *, objective: int, status: str, t0: float,
-           breaks: Sequence[Break] = ()) -> RoutingResult:
-    """Return a backend's result: every active stop not on a trip is ``dropped``."""
+           breaks: Sequence[Break] = (), unserved: str = "dropped") -> RoutingResult:
+    """Return a backend's result: every active stop not on a trip gets the code ``unserved``.
+
+    That is ``dropped`` (left out at a penalty) when the backend found a solution, and
+    ``no_solution`` when it found none in its time: more time, not more couriers, helps then.
+    """
     served = {node for trip in trips for node in trip.nodes}
     drops = dict(reasons)
-    drops.update({node: "dropped" for node in active if node not in served})
+    drops.update({node: unserved for node in active if node not in served and node not in drops})
     return RoutingResult(
         trips=tuple(trips),
         drops=tuple(Drop(node, drops[node]) for node in sorted(drops)),
@@ -809,6 +813,7 @@ def _solve_one(
     breaks: list[Break] = []
     objective = 0
     status = "NO_STOPS"
+    unserved = "dropped"
     if active and problem.vehicles:
         model = _build(problem, active, allowed)
         start = _first_solution(problem, active, model, deadline=deadline,
@@ -828,12 +833,14 @@ def _solve_one(
             solution = model.routing.SolveWithParameters(params)
         status = _status_name(model.routing)
         if solution is None:
-            logger.warning("routing found no solution (%s); every stop is dropped", status)
+            logger.warning("routing found no solution in its time (%s); every stop is left out",
+                           status)
+            unserved = "no_solution"
         else:
             objective = int(solution.ObjectiveValue())
             trips, breaks = _extract(problem, model, solution)
     return finish(problem, reasons, active, trips, objective=objective, status=status, t0=t0,
-                  breaks=breaks)
+                  breaks=breaks, unserved=unserved)
 
 
 def _unperformed(model: _Model, solution: Any) -> int:

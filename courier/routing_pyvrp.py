@@ -70,6 +70,7 @@ def solve(
     if any(v.break_s for v in problem.vehicles):
         raise ValueError("the pyvrp solver does not model lunch breaks; use --solver ortools")
     reasons, allowed = routing.prechecks(problem)
+    reasons = dict(reasons)
     active = sorted(allowed)
     trips: list[RoutedTrip] = []
     objective = 0
@@ -95,6 +96,8 @@ def solve(
             if not route.is_feasible():
                 # Only when the time ran out before PyVRP repaired its start: leave these
                 # stops out rather than hand a courier an impossible trip.
+                reasons.update({client_node[act.idx]: "no_solution" for act in route.schedule()
+                                if act.type == pyvrp.ActivityType.CLIENT})
                 continue
             by_trip: dict[int, list[int]] = defaultdict(list)
             first_start: dict[int, int] = {}

@@ -327,3 +327,23 @@ def test_no_lunch_and_the_pyvrp_solver(tmp_path: Path) -> None:
     assert code == 2 and "FROM-TO/MINUTES" in output
     code, output = tiny(tmp_path / "d", "--solver", "vroom", "--lunch", "none")
     assert code == 2 and "solver must be ortools or pyvrp" in output
+
+
+def test_districts_share_the_time_left_and_pass_on_what_they_do_not_use() -> None:
+    from courier.pipeline import _budget_s, _lanes_after, _Task
+
+    # Largest first onto the emptiest of 2 lanes: 5->A, 4->B, 3->B, 2->A, 1->A.
+    assert _lanes_after([5, 4, 3, 2, 1], 2) == [3, 3, 0, 1, 0]
+    assert _lanes_after([7, 7, 7], 1) == [14, 7, 0]
+
+    def task(stops: int, queued: int) -> _Task:
+        return _Task(couriers=(), stops=tuple(None for _ in range(stops)),  # type: ignore[misc]
+                     station_lonlat=(0.0, 0.0), deadline_epoch_s=100.0, seed=0,
+                     solution_limit=None, reload_s=0, drop_penalty_s=0, queued_stops=queued)
+
+    # Three equal districts in one lane: a third each when all run to their share...
+    assert _budget_s(task(10, 20), 10.0) == pytest.approx(30.0)
+    assert _budget_s(task(10, 10), 40.0) == pytest.approx(30.0)
+    # ...and the time the first two leave over goes to the last, not back unused.
+    assert _budget_s(task(10, 10), 15.0) == pytest.approx(42.5)
+    assert _budget_s(task(10, 0), 20.0) == pytest.approx(80.0)

@@ -544,3 +544,22 @@ def test_pyvrp_objective_counts_each_dropped_stop_once() -> None:
     assert_ok(p, r)
     assert not r.drops
     assert r.objective < 1_000_000
+
+
+def test_reason_no_solution_when_the_time_runs_out_before_a_first_solution() -> None:
+    # 300 stops with windows and chained trips: no construction finishes in 10 ms. Every stop
+    # must still come back, with the code that says "more time" rather than "more couriers".
+    rng = np.random.default_rng(1)
+    n = 300
+    pts = rng.uniform(0, 2000, size=(n + 1, 2)).tolist()
+    windows = {i: ((int(a), int(a) + 3600),) for i, a in enumerate(
+        rng.integers(28_800, 50_000, size=n + 1)) if i}
+    vehicles = tuple(Vehicle(f"c{k}", "van", (30, 10**9, 10**9), 28_800, 64_800, max_trips=3)
+                     for k in range(10))
+    p = euclid_problem(pts, vehicles, windows=windows)
+    r = solve(p, time_limit_s=0.01)
+    assert r.trips == ()
+    assert set(reasons(r)) == set(range(1, n + 1))
+    assert set(reasons(r).values()) == {"no_solution"}
+    assert "no_solution" in REASONS
+    assert_ok(p, r)

@@ -7,9 +7,11 @@ replayed with ``courier synth --parcels N --seed S`` and ``courier plan``.
 ``couriers_needed`` is a bisection over the roster size: a roster "clears the day" when no
 parcel is left ``dropped`` or ``no_courier`` (the reasons more couriers can fix). Each probe
 is a full plan with a short time limit, so the figure is an upper estimate: a longer search
-may clear the day with fewer couriers, and the bisection assumes more couriers never hurt. The
-search gives up (None) past 4x the starting roster: then the probes were too short to route the
-day at all, and a longer ``--search-time-limit`` is needed.
+may clear the day with fewer couriers, and the bisection assumes more couriers never hurt. A
+probe in which a district found no solution at all (``no_solution``: too little time, not too
+few couriers) says nothing about the roster, so it runs again with twice the time, up to
+``_PROBE_DOUBLINGS`` times; if it still finds none, the roster counts as not clearing. The
+search gives up (None) past 4x the starting roster.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 # shift too short) stay whatever the roster.
 CAPACITY_REASONS = ("dropped", "no_courier")
 _MAX_PROBES = 8
+_PROBE_DOUBLINGS = 2
 
 Progress = Callable[[str], None]
 
@@ -176,7 +179,8 @@ def couriers_needed(*, graphs: Mapping[str, StreetGraph], parcels: Sequence[Parc
                     progress: Progress | None = None) -> dict[str, Any]:
     """Return the smallest roster (bisection) whose plan leaves nothing dropped for lack of couriers.
 
-    Returns ``{"couriers": n or None, "probes": [[n, cleared], ...], "bracket": [lo, hi]}``;
+    Returns ``{"couriers": n or None, "probes": [[n, cleared, probe_s], ...], "bracket": [lo,
+    hi]}`` (``probe_s``: the time limit of the probe that decided, after any doublings);
     ``couriers`` is None when even the largest roster tried does not clear the day.
     """
     from courier.synth import SynthConfig, synth_couriers
@@ -188,13 +192,20 @@ def couriers_needed(*, graphs: Mapping[str, StreetGraph], parcels: Sequence[Parc
     def clears(n: int) -> bool:
         if n not in roster_cache:
             roster_cache[n] = validate_roster(synth_couriers(parcels=0, couriers=n))
-        if progress:
-            progress(f"roster search: {n} couriers")
-        result, _ = plan_day(parcels=parcels, rejects=rejects, couriers=roster_cache[n],
-                             input_count=input_count, graphs=graphs, station_lonlat=station_lonlat,
-                             time_limit_s=time_limit_s, seed=seed, workers=workers, client=client)
-        ok = not any(u.reason_code in CAPACITY_REASONS for u in result.unassigned)
-        probes.append([n, ok])
+        limit = time_limit_s
+        for doubling in range(_PROBE_DOUBLINGS + 1):
+            if progress:
+                progress(f"roster search: {n} couriers, {limit:g} s")
+            result, _ = plan_day(parcels=parcels, rejects=rejects, couriers=roster_cache[n],
+                                 input_count=input_count, graphs=graphs,
+                                 station_lonlat=station_lonlat, time_limit_s=limit, seed=seed,
+                                 workers=workers, client=client)
+            codes = {u.reason_code for u in result.unassigned}
+            if "no_solution" not in codes or doubling == _PROBE_DOUBLINGS:
+                break
+            limit *= 2
+        ok = not codes & {*CAPACITY_REASONS, "no_solution"}
+        probes.append([n, ok, limit])
         return ok
 
     deliveries = sum(1 for p in parcels if p.kind == "delivery")

@@ -83,7 +83,7 @@ def test_districts_against_one_model_on_a_sub_area() -> None:
     _init_worker({"etricycle": graph})
     task = _Task(couriers=tuple(roster), stops=with_districts.stops,
                  station_lonlat=(with_districts.station.lon, with_districts.station.lat),
-                 time_limit_s=budget, deadline_epoch_s=time.time() + budget, seed=1,
+                 deadline_epoch_s=time.time() + budget, seed=1,
                  solution_limit=None, reload_s=config.reload_s,
                  drop_penalty_s=config.drop_penalty_s)
     one = _solve_district(task)
