@@ -146,7 +146,7 @@ class RoutingProblem:
     time_s: Mapping[str, IntArray]
     distance_m: Mapping[str, IntArray]
     reload_s: int = 600
-    drop_penalty: int = 10_800
+    drop_penalty: int = 86_400
     objective: Literal["time", "distance"] = "time"
     unreachable: int = int(np.iinfo(np.int64).max // 4)
 
