@@ -159,7 +159,7 @@ def plan(
     bbox: Annotated[str | None, typer.Option("--bbox", help="Crop the street file on import to W,S,E,N (degrees).")] = None,
     tiles: Annotated[str, typer.Option(help="Map background: osm, amap or none.")] = "osm",
     lunch: Annotated[str | None, typer.Option("--lunch", help="Lunch break FROM-TO/MINUTES, e.g. 11:00-13:30/30 (the default); 'none' for no lunch. couriers.csv lunch_from/lunch_to/lunch_min override it per courier.")] = None,
-    solver: Annotated[str | None, typer.Option("--solver", help="Routing backend: ortools (default; every constraint) or pyvrp (better routes on the benchmarks; no lunch break, so give --lunch none).")] = None,
+    solver: Annotated[str | None, typer.Option("--solver", help="Routing backend: ortools (default) or pyvrp (shorter routes on the literature benchmarks).")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Where prepared street graphs are cached. Env: COURIER_CACHE_DIR.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the street-graph cache.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,

@@ -172,9 +172,6 @@ class PlanConfig:
             problems.append(f"lunch_from/lunch_to: {exc}")
         if self.solver not in SOLVERS:
             problems.append(f"solver must be {' or '.join(SOLVERS)}, got {self.solver!r}")
-        elif self.solver == "pyvrp" and self.lunch_min:
-            problems.append("the pyvrp solver does not model lunch breaks: set lunch_min to 0 "
-                            "(--lunch-min 0) or use the ortools solver")
         if self.bag_capacity_parcels < 1:
             problems.append(f"bag_capacity_parcels must be >= 1, got {self.bag_capacity_parcels}")
         if problems:

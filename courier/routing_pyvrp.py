@@ -64,11 +64,12 @@ def solve(
     Raises
     ------
     ValueError
-        A constraint PyVRP does not model (a lunch break).
+        A lunch break: :func:`courier.routing.solve` routes without breaks and places them
+        afterwards, for both backends.
     """
     t0 = time.perf_counter()
     if any(v.break_s for v in problem.vehicles):
-        raise ValueError("the pyvrp solver does not model lunch breaks; use --solver ortools")
+        raise ValueError("lunch breaks are placed by routing.solve, not by this backend")
     reasons, allowed = routing.prechecks(problem)
     reasons = dict(reasons)
     active = sorted(allowed)

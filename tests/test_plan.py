@@ -313,16 +313,19 @@ def test_lunch_break_is_planned_and_shown(tmp_path: Path) -> None:
     check_feasible(tmp_path, DATA / "couriers_tiny.csv")
 
 
-def test_no_lunch_and_the_pyvrp_solver(tmp_path: Path) -> None:
+def test_no_lunch_and_lunch_with_the_pyvrp_solver(tmp_path: Path) -> None:
     code, output = tiny(tmp_path / "a", "--lunch", "none", "--solver", "pyvrp")
     assert code == 0, output
     summary = check_conservation(tmp_path / "a", {"T1", "T2", "T3", "T4", "T5"}, 5)
     assert summary["parcels"]["planned"] == 5
     assert summary["couriers"][0]["lunch"] == ""
     check_feasible(tmp_path / "a", DATA / "couriers_tiny.csv")
-    # PyVRP has no break: asking for both is refused, not planned without lunch.
+    # Lunch is placed after routing, so PyVRP plans it too.
     code, output = tiny(tmp_path / "b", "--solver", "pyvrp")
-    assert code == 2 and "does not model lunch breaks" in output
+    assert code == 0, output
+    summary = check_conservation(tmp_path / "b", {"T1", "T2", "T3", "T4", "T5"}, 5)
+    assert summary["couriers"][0]["lunch"] != ""
+    check_feasible(tmp_path / "b", DATA / "couriers_tiny.csv")
     code, output = tiny(tmp_path / "c", "--lunch", "noon")
     assert code == 2 and "FROM-TO/MINUTES" in output
     code, output = tiny(tmp_path / "d", "--solver", "vroom", "--lunch", "none")

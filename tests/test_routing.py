@@ -17,6 +17,8 @@ from courier.routing import (
     RoutingResult,
     Vehicle,
     check_feasible,
+    place_breaks,
+    schedule_trips,
     solve,
 )
 
@@ -458,6 +460,49 @@ def test_lunch_break_on_random_instances_is_checked_independently() -> None:
         assert {b.vehicle for b in r.breaks} == {v for v in used if p.vehicles[v].break_s}
 
 
+def plain_result(p: RoutingProblem, trips: list[tuple[int, int, list[int]]]) -> RoutingResult:
+    """A result routed without breaks: (vehicle, departure, stops) per trip, earliest times."""
+    routed = tuple(schedule_trips(p, trips))
+    served = {node for t in routed for node in t.nodes}
+    drops = tuple(Drop(n, "dropped") for n in range(1, p.n_stops + 1) if n not in served)
+    return RoutingResult(trips=routed, drops=drops, objective=0, solve_s=0.0, status="test")
+
+
+def test_lunch_moves_the_morning_earlier_when_it_fits_nowhere_else() -> None:
+    # Stop 1 (open 9:00-12:00) 50 min out, then twelve stops 10 min apart, each open at one
+    # moment from 12:10 to 14:00. Leaving at 11:00 as routed, 30 min of lunch (start
+    # 11:00-13:30) fits nowhere; leaving by 10:40 it fits before 12:10. Found by a search over
+    # the first departure: the latest start that still ends as early.
+    pts = [(0, 0), (3000, 0), *((3000 + 600 * k, 0) for k in range(1, 13))]
+    windows = {1: ((32_400, 43_200),)}
+    windows |= {k: ((43_800 + 600 * (k - 2),) * 2,) for k in range(2, 14)}
+    vehicles = (van(shift_start_s=28_800, shift_end_s=72_000),)
+    p = with_lunch(euclid_problem(pts, vehicles, service_s=0, windows=windows),
+                   window=(39_600, 48_600))
+    plain = plain_result(p, [(0, 39_600, list(range(1, 14)))])
+    assert plain.trips[0].depart_s == 39_600 and not plain.drops
+    r = place_breaks(p, plain)
+    assert_ok(p, r)
+    assert not r.drops
+    assert r.trips[0].nodes == plain.trips[0].nodes
+    assert r.trips[0].depart_s == 38_400  # 10:40
+    assert r.trips[0].return_s == plain.trips[0].return_s
+    assert 39_600 <= r.breaks[0].start_s <= 43_800 - 1800
+
+
+def test_lunch_leaves_out_the_fewest_stops_when_the_windows_leave_no_gap() -> None:
+    # 25 stops in one compound, each open at one moment every 10 min from 10:00 to 14:00:
+    # 30 min of lunch costs three of them, and they are dropped with a reason.
+    pts = [(0, 0), *((3000, 0),) * 25]
+    windows = {k: ((36_000 + 600 * (k - 1),) * 2,) for k in range(1, 26)}
+    vehicles = (van(shift_start_s=28_800, shift_end_s=72_000),)
+    p = with_lunch(euclid_problem(pts, vehicles, windows=windows), window=(39_600, 48_600))
+    r = place_breaks(p, plain_result(p, [(0, 33_000, list(range(1, 26)))]))
+    assert_ok(p, r)
+    assert [d.reason_code for d in r.drops] == ["dropped"] * 3
+    assert len(r.trips[0].nodes) == 22 and len(r.breaks) == 1
+
+
 def test_evaluator_flags_a_break_in_the_middle_of_a_visit() -> None:
     p = with_lunch(euclid_problem([(0, 0), (100, 0)], (van(shift_start_s=40_000),)),
                    window=(41_000, 42_000))
@@ -519,10 +564,13 @@ def test_pyvrp_backend_several_windows_and_multi_trip() -> None:
     assert len(r.trips) == 3
 
 
-def test_pyvrp_backend_refuses_a_lunch_break() -> None:
-    p = with_lunch(random_problem(1), window=(36_000, 39_600), minutes=20)
-    with pytest.raises(ValueError, match="lunch"):
-        solve(p, time_limit_s=1, solver="pyvrp")
+def test_pyvrp_backend_with_lunch_breaks_placed_after_routing() -> None:
+    for seed in range(4):
+        p = with_lunch(random_problem(300 + seed, n=25), window=(36_000, 39_600), minutes=20)
+        r = solve(p, time_limit_s=1, solver="pyvrp", seed=seed)
+        assert_ok(p, r)
+        used = {t.vehicle for t in r.trips}
+        assert {b.vehicle for b in r.breaks} == {v for v in used if p.vehicles[v].break_s}
     with pytest.raises(ValueError, match="solver must be one of"):
         solve(p, time_limit_s=1, solver="vroom")
 
