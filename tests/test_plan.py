@@ -350,3 +350,54 @@ def test_districts_share_the_time_left_and_pass_on_what_they_do_not_use() -> Non
     # ...and the time the first two leave over goes to the last, not back unused.
     assert _budget_s(task(10, 10), 15.0) == pytest.approx(42.5)
     assert _budget_s(task(10, 0), 20.0) == pytest.approx(80.0)
+
+
+def test_the_longest_day_hands_stops_to_the_nearest_short_district(monkeypatch) -> None:
+    from courier import pipeline
+    from courier.model import Courier, Snap, Stop, Trip
+
+    def stop(sid: str) -> Stop:
+        return Stop(stop_id=sid, parcel_ids=(sid,), lon=0.0, lat=0.0,
+                    snap=Snap(0, 0.0, 0.0, 0.0, 0.0), service_s=60, windows_s=(),
+                    delivery_parcels=1, delivery_kg=1.0, delivery_l=1.0)
+
+    def solved(cid: str, hours: float, drops: tuple[str, ...] = ()) -> pipeline._Solved:
+        trip = Trip(courier_id=cid, trip=1, depart_s=8 * 3600,
+                    return_s=8 * 3600 + round(hours * 3600), visits=(), distance_m=0,
+                    load_parcels=0, load_kg=0.0, load_l=0.0)
+        return pipeline._Solved(trips=(trip,), drops=tuple((s, "dropped") for s in drops),
+                                matrix_s=0.0, solve_s=0.0)
+
+    # Four districts on a line: A (x 0-9, a 10 h day, one stop dropped), B next to it (5 h),
+    # C (7 h), D far away (5 h). Mean 6.75 h: only A is long, and B, not D, is its nearest
+    # short one.
+    xs = {"A": 0, "B": 100, "C": 200, "D": 1000}
+    xy, tasks = {}, []
+    for cid, x0 in xs.items():
+        ids = [f"{cid}{i}" for i in range(10)]
+        xy.update({sid: (float(x0 + i), 0.0) for i, sid in enumerate(ids)})
+        courier = Courier(cid, "etricycle", 100, 100.0, 100.0, 8 * 3600, 20 * 3600)
+        tasks.append(pipeline._Task(couriers=(courier,), stops=tuple(map(stop, ids)),
+                                    station_lonlat=(0.0, 0.0), deadline_epoch_s=0.0, seed=0,
+                                    solution_limit=None, reload_s=0, drop_penalty_s=0))
+    first = [solved("A", 10, ("A0",)), solved("B", 5), solved("C", 7), solved("D", 5)]
+    seen: list[list[tuple[str, ...]]] = []
+
+    def run(again, graphs, workers, *, client=None):
+        seen.append([tuple(s.stop_id for s in t.stops) for t in again])
+        return [solved("A", outcome[0]), solved("B", outcome[1])]
+
+    monkeypatch.setattr(pipeline, "_run_tasks", run)
+    outcome = (8.0, 7.5)
+    out_tasks, out_solved, _ = pipeline._rebalance(tasks, first, xy, 0.0, graphs={}, slots=2,
+                                                   client=None)
+    # round(10 x (10 - 6.75) / 10) = 3 stops: the dropped A0, then the two nearest B (A9, A8).
+    assert seen == [[tuple(f"A{i}" for i in range(1, 8)),
+                     (*(f"B{i}" for i in range(10)), "A0", "A8", "A9")]]
+    assert [pipeline._day_s(s) for s in out_solved] == [8 * 3600, 7.5 * 3600, 7 * 3600,
+                                                        5 * 3600]
+    assert len(out_tasks[1].stops) == 13 and out_tasks[2] is tasks[2]
+    # A re-solve that makes the pair's longer day no shorter is thrown away.
+    outcome = (6.0, 10.5)
+    _, kept, _ = pipeline._rebalance(tasks, first, xy, 0.0, graphs={}, slots=2, client=None)
+    assert kept == first
