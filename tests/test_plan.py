@@ -369,8 +369,8 @@ def test_the_longest_day_hands_stops_to_the_nearest_short_district(monkeypatch) 
                                 matrix_s=0.0, solve_s=0.0)
 
     # Four districts on a line: A (x 0-9, a 10 h day, one stop dropped), B next to it (5 h),
-    # C (7 h), D far away (5 h). Mean 6.75 h: only A is long, and B, not D, is its nearest
-    # short one.
+    # C (7 h), D far away (5 h). Mean 6.75 h: only A is long; B and D are as short, and B is
+    # nearer.
     xs = {"A": 0, "B": 100, "C": 200, "D": 1000}
     xy, tasks = {}, []
     for cid, x0 in xs.items():
@@ -388,10 +388,12 @@ def test_the_longest_day_hands_stops_to_the_nearest_short_district(monkeypatch) 
         return [solved("A", outcome[0]), solved("B", outcome[1])]
 
     monkeypatch.setattr(pipeline, "_run_tasks", run)
+    monkeypatch.setattr(pipeline, "_REBALANCE_ROUNDS", 1)
     outcome = (8.0, 7.5)
     out_tasks, out_solved, _ = pipeline._rebalance(tasks, first, xy, 0.0, graphs={}, slots=2,
                                                    client=None)
-    # round(10 x (10 - 6.75) / 10) = 3 stops: the dropped A0, then the two nearest B (A9, A8).
+    # round(10 x (10 - 6.75) / 10) = 3 stops (B has room for round(10 x 1.75 / 5) = 4): the
+    # dropped A0, then the two nearest B (A9, A8).
     assert seen == [[tuple(f"A{i}" for i in range(1, 8)),
                      (*(f"B{i}" for i in range(10)), "A0", "A8", "A9")]]
     assert [pipeline._day_s(s) for s in out_solved] == [8 * 3600, 7.5 * 3600, 7 * 3600,
