@@ -436,7 +436,8 @@ def _pairs(tasks: Sequence[_Task], solved: Sequence[_Solved],
         dropped = {sid for sid, code in solved[o].drops if code == "dropped"}
         # A stop whose windows lie outside the receiver's day would stretch it (one evening
         # stop keeps a courier who was back at 14:00 out until 18:00): those go last.
-        hours = _hours_s(solved[r], tasks[r].couriers[0])
+        receiver = tasks[r].couriers[0]
+        hours = _hours_s(solved[r]) or (receiver.shift_start_s, receiver.shift_end_s)
         ranked = sorted(tasks[o].stops, key=lambda st: (
             st.stop_id not in dropped,
             bool(st.windows_s) and not any(a <= hours[1] and b >= hours[0]
@@ -449,18 +450,17 @@ def _pairs(tasks: Sequence[_Task], solved: Sequence[_Solved],
     return pairs
 
 
-def _day_s(solved: _Solved) -> int:
-    """The courier's day: last return less first departure (0 without trips)."""
+def _hours_s(solved: _Solved) -> tuple[int, int] | None:
+    """The courier's routed day (first departure, last return); None without trips."""
     if not solved.trips:
-        return 0
-    return max(t.return_s for t in solved.trips) - min(t.depart_s for t in solved.trips)
-
-
-def _hours_s(solved: _Solved, courier: Courier) -> tuple[int, int]:
-    """The courier's routed day (first departure, last return), or their shift if unused."""
-    if not solved.trips:
-        return courier.shift_start_s, courier.shift_end_s
+        return None
     return min(t.depart_s for t in solved.trips), max(t.return_s for t in solved.trips)
+
+
+def _day_s(solved: _Solved) -> int:
+    """The length of the courier's routed day (0 without trips)."""
+    hours = _hours_s(solved)
+    return hours[1] - hours[0] if hours else 0
 
 
 def _dropped(solved: _Solved) -> int:

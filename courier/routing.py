@@ -501,11 +501,7 @@ def _build(
                     cumul.RemoveInterval(reach + 1, a - 1)
                 reach = max(reach, b)
         for v, veh in enumerate(vehicles):
-            lo, hi = veh.shift_start_s, veh.shift_end_s
-            depot_windows = problem.windows_s[0]
-            if depot_windows:
-                lo = max(lo, min(a for a, _ in depot_windows))
-                hi = min(hi, max(b for _, b in depot_windows))
+            lo, hi = _working_s(problem, veh)
             time_dim.CumulVar(routing.Start(v)).SetRange(lo, hi)
             time_dim.CumulVar(routing.End(v)).SetRange(lo, hi)
 
@@ -579,6 +575,15 @@ def _build(
             routing.VehicleVar(index).SetValues([-1, *vs])
 
     return _Model(routing, manager, nodes, reload_of, time_dim)
+
+
+def _working_s(problem: RoutingProblem, veh: Vehicle) -> tuple[int, int]:
+    """Return when the courier may leave and must be back: the shift cut to the depot's hours."""
+    lo, hi = veh.shift_start_s, veh.shift_end_s
+    if problem.windows_s[0]:
+        lo = max(lo, min(a for a, _ in problem.windows_s[0]))
+        hi = min(hi, max(b for _, b in problem.windows_s[0]))
+    return lo, hi
 
 
 def _search_parameters(
@@ -960,13 +965,9 @@ def without_breaks(problem: RoutingProblem) -> RoutingProblem:
     a break, 0.3-10 s with one, leaving 15-40 stops out under a 5 s budget). The shortened
     shift keeps room for the lunch that :func:`place_breaks` puts in afterwards.
     """
-    depot_end = max((b for _, b in problem.windows_s[0]), default=None)
     return replace(problem, vehicles=tuple(
         replace(veh, break_s=0, break_window_s=(0, 0),
-                shift_end_s=min(veh.shift_end_s,
-                                 veh.shift_end_s if depot_end is None else depot_end)
-                - veh.break_s)
-        if veh.break_s else veh
+                shift_end_s=_working_s(problem, veh)[1] - veh.break_s) if veh.break_s else veh
         for veh in problem.vehicles))
 
 
@@ -1003,7 +1004,7 @@ def place_breaks(problem: RoutingProblem, result: RoutingResult) -> RoutingResul
             continue
         (back_s, start_s, placed), left_out = best
         extra_s += (back_s - placed[0].depart_s) - (own[-1].return_s - own[0].depart_s)
-        extra_s += len(left_out) * problem.drop_penalty
+        extra_s += sum(drop_penalty_of(problem, node) for node in left_out)
         dropped.extend(left_out)
         trips.extend(placed)
         breaks.append(Break(v, start_s, veh.break_s))
@@ -1038,10 +1039,7 @@ def _best_day(problem: RoutingProblem, v: int,
             if (d := _day_with_break(problem, v, trips, at, trips[0].depart_s)) is not None]
     if days:
         return min(days, key=span), []
-    veh = problem.vehicles[v]
-    early = veh.shift_start_s
-    if problem.windows_s[0]:
-        early = max(early, min(a for a, _ in problem.windows_s[0]))
+    early = _working_s(problem, problem.vehicles[v])[0]
     ranked = sorted(((d[0], i) for i, at in enumerate(candidates)
                      if (d := _day_with_break(problem, v, trips, at, early)) is not None))
     best: _Day | None = None
@@ -1101,9 +1099,7 @@ def _day_with_break(problem: RoutingProblem, v: int, trips: Sequence[RoutedTrip]
     lo, hi = veh.break_window_s
     length = veh.break_s
     kind, k_at, p_at = at
-    end_s = veh.shift_end_s
-    if problem.windows_s[0]:
-        end_s = min(end_s, max(b for _, b in problem.windows_s[0]))
+    end_s = _working_s(problem, veh)[1]
     brk: int | None = None
     out: list[RoutedTrip] = []
     earliest = depart_s
