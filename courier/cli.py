@@ -392,6 +392,8 @@ def bench_vrplib(
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option(help="Processes per instance: that many seeded searches in parallel, the best kept.")] = 1,
     solver: Annotated[str, typer.Option(help="Routing backend: ortools (default) or pyvrp.")] = "ortools",
+    baseline: Annotated[str | None, typer.Option(help="Also solve each instance with this solver, same budget, and compare: vroom (needs the bench extra).")] = None,
+    vehicles_first: Annotated[bool, typer.Option("--vehicles-first/--distance-only", help="VRPTW: minimise vehicles first (the best-known convention), or distance only.")] = True,
 ) -> None:
     """Solve literature instances with the station engine and print the gap to the best known."""
 
@@ -402,9 +404,14 @@ def bench_vrplib(
 
         if solver not in SOLVERS:
             raise InputError(f"--solver {solver!r}: allowed: {', '.join(SOLVERS)}")
+        if baseline not in (None, "vroom"):
+            raise InputError(f"--baseline {baseline!r}: allowed: vroom")
+        if baseline == "vroom" and find_spec("vroom") is None:
+            raise InputError("--baseline vroom needs pyvroom: pip install -e '.[bench]'")
         results = vrplib.run(files, time_limit_s=time_limit, seed=seed,
-                             solutions_out=solutions_out, workers=workers, solver=solver)
-        typer.echo(vrplib.format_table(results))
+                             solutions_out=solutions_out, workers=workers, solver=solver,
+                             baseline=baseline, vehicles_first=vehicles_first)
+        typer.echo(vrplib.format_table(results, vehicles_first=vehicles_first))
 
     _run(body)
 

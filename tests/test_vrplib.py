@@ -170,3 +170,65 @@ def test_pyvrp_backend_on_r101_is_feasible_and_close() -> None:
                         solver="pyvrp")
     assert res.feasible
     assert res.gap_pct is not None and res.gap_pct < 3
+
+
+# One vehicle can serve all three (A, then C, then B: 62) but two are shorter ([A, B] and
+# [C]: 42): the vehicles-first and distance-only conventions disagree.
+TINY_FLEET = """\
+FLEET
+
+VEHICLE
+NUMBER     CAPACITY
+  3          100
+
+CUSTOMER
+CUST NO.  XCOORD.   YCOORD.    DEMAND   READY TIME  DUE DATE   SERVICE   TIME
+
+    0      0          0          0          0       1000          0
+    1     10          0          1          0         10          0
+    2     11          0          1         50         60          0
+    3    -10          0          1          0         30          0
+"""
+
+
+@pytest.mark.parametrize(("vehicles_first", "vehicles", "cost"), [(True, 1, 62.0), (False, 2, 42.0)])
+def test_vroom_baseline_solves_the_same_problem_in_both_conventions(
+    tmp_path: Path, vehicles_first: bool, vehicles: int, cost: float
+) -> None:
+    path = tmp_path / "FLEET.txt"
+    path.write_text(TINY_FLEET)
+    ours, vroom = vrplib.run([path], time_limit_s=1, solver="pyvrp", baseline="vroom",
+                             vehicles_first=vehicles_first)
+    assert (ours.solver, vroom.solver) == ("pyvrp", "vroom")
+    for res in (ours, vroom):
+        assert res.feasible
+        assert (res.vehicles, res.cost) == (vehicles, pytest.approx(cost))
+        assert res.solve_s < 1.5
+    table = vrplib.format_table([ours, vroom], vehicles_first=vehicles_first)
+    assert "pyvrp better than vroom on 0, tied on 1 of 1" in table
+    assert "mean cost ratio pyvrp/vroom 1.0000" in table
+
+
+def test_head_to_head_counts_vehicles_before_distance() -> None:
+    def res(solver: str, vehicles: int, cost: float, feasible: bool = True) -> vrplib.VrplibResult:
+        return vrplib.VrplibResult("i1", "homberger", 200, cost, vehicles, 100.0, 20, None, 1.0,
+                                   feasible, solver)
+
+    fewer_but_longer = [res("pyvrp", 20, 110.0), res("vroom", 21, 100.0)]
+    assert "pyvrp better than vroom on 1," in vrplib.format_table(fewer_but_longer)
+    assert "pyvrp better than vroom on 0," in vrplib.format_table(fewer_but_longer,
+                                                                   vehicles_first=False)
+    infeasible = [res("pyvrp", 19, 90.0, feasible=False), res("vroom", 21, 100.0)]
+    assert "pyvrp better than vroom on 0, tied on 0 of 1" in vrplib.format_table(infeasible)
+
+
+def test_bench_cli_refuses_an_unknown_baseline(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from courier.cli import app
+
+    path = tmp_path / "FLEET.txt"
+    path.write_text(TINY_FLEET)
+    out = CliRunner().invoke(app, ["bench", "vrplib", str(path), "--baseline", "lkh"])
+    assert out.exit_code == 2
+    assert "--baseline 'lkh': allowed: vroom" in out.output

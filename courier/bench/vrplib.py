@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +89,7 @@ class VrplibResult:
     gap_pct: float | None
     solve_s: float
     feasible: bool
+    solver: str = "ortools"
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,8 +285,12 @@ def _nint(x: FloatArray) -> npt.NDArray[np.int64]:
     return np.floor(x + 0.5).astype(np.int64)
 
 
-def build_problem(inst: Instance) -> routing.RoutingProblem:
-    """Return the instance as a :class:`courier.routing.RoutingProblem` in integer units."""
+def build_problem(inst: Instance, *, vehicles_first: bool = True) -> routing.RoutingProblem:
+    """Return the instance as a :class:`courier.routing.RoutingProblem` in integer units.
+
+    ``vehicles_first=False`` drops the fixed cost per vehicle of VRPTW instances: distance
+    only, the objective of solvers that do not minimise the fleet.
+    """
     n1 = inst.n + 1
     real = _euclid(inst.xy)
     delivery = np.zeros((n1, 3), dtype=np.int64)
@@ -324,7 +330,7 @@ def build_problem(inst: Instance) -> routing.RoutingProblem:
     service[0] = 0
     # Vehicles first: one vehicle costs more than any total distance, so the objective
     # compares fleets before distances (the SINTEF convention of the best-known solutions).
-    fixed = int(2 * dist_int[0].sum()) + 1
+    fixed = int(2 * dist_int[0].sum()) + 1 if vehicles_first else 0
     n_vehicles = inst.n_vehicles or inst.n
     vehicles = tuple(
         routing.Vehicle(f"v{k}", "road", (inst.capacity, 0, 0), int(ready[0]), int(due[0]),
@@ -342,7 +348,7 @@ def build_problem(inst: Instance) -> routing.RoutingProblem:
         vehicles=vehicles,
         time_s={"road": travel},
         distance_m={"road": dist_int},
-        drop_penalty=2 * fixed,
+        drop_penalty=4 * int(dist_int[0].sum()) + 2,
         objective="distance",
     )
 
@@ -406,6 +412,8 @@ def run(
     workers: int = 1,
     first_solution: str = "auto",
     solver: str = "ortools",
+    baseline: str | None = None,
+    vehicles_first: bool = True,
 ) -> list[VrplibResult]:
     """Solve each instance with :func:`courier.routing.solve`; score it against the BKS.
 
@@ -419,45 +427,64 @@ def run(
         Passed to :func:`courier.routing.solve`.
     solutions_out
         Folder for one VRPLIB ``<instance>.sol`` per instance, created if needed.
+    baseline
+        ``"vroom"``: also solve each instance with VROOM (:mod:`courier.bench.vroom`) on the
+        same matrices and budget; its result follows ours in the list.
+    vehicles_first
+        False: VRPTW instances without the fixed cost per vehicle (distance only).
     """
     results: list[VrplibResult] = []
     if solutions_out is not None:
         solutions_out.mkdir(parents=True, exist_ok=True)
     for path in paths:
         inst = read_instance(Path(path))
-        problem = build_problem(inst)
+        problem = build_problem(inst, vehicles_first=vehicles_first)
         res = routing.solve(
             problem, time_limit_s=time_limit_s, seed=seed, workers=workers,
             first_solution=first_solution, solver=solver,
         )
         trips = sorted(res.trips, key=lambda t: (t.vehicle, t.trip))
         routes = [[inst.labels[node] for node in t.nodes] for t in trips]
-        cost, violations = evaluate(inst, routes)
-        feasible = not violations and not routing.check_feasible(problem, res) and not res.drops
-        bks_cost, bks_vehicles = _bks(inst)
-        gap = None if bks_cost is None else (cost - bks_cost) / bks_cost * 100.0
+        ours = _score(inst, routes, res.solve_s, solver,
+                      model_ok=not routing.check_feasible(problem, res) and not res.drops)
+        results.append(ours)
         if solutions_out is not None:
-            write_solution(solutions_out / f"{inst.path.stem}.sol", routes, cost)
-        results.append(
-            VrplibResult(
-                instance=inst.path.stem,
-                family=inst.family,
-                n=inst.n,
-                cost=cost,
-                vehicles=len(routes),
-                bks_cost=bks_cost,
-                bks_vehicles=bks_vehicles,
-                gap_pct=gap,
-                solve_s=res.solve_s,
-                feasible=feasible,
-            )
-        )
+            write_solution(solutions_out / f"{inst.path.stem}.sol", routes, ours.cost)
+        if baseline == "vroom":
+            from courier.bench import vroom
+
+            tick = time.perf_counter()
+            nodes = vroom.solve_routes(problem, time_limit_s=time_limit_s)
+            elapsed_s = time.perf_counter() - tick
+            results.append(_score(inst, [[inst.labels[i] for i in r] for r in nodes],
+                                  elapsed_s, "vroom", model_ok=True))
     return results
 
 
-def format_table(results: Sequence[VrplibResult]) -> str:
-    """Return a plain-text table of the results and the mean gap per family."""
-    head = f"{'instance':<14}{'family':<11}{'n':>6}{'cost':>14}{'veh':>5}" \
+def _score(inst: Instance, routes: list[list[int]], solve_s: float, solver: str, *,
+           model_ok: bool) -> VrplibResult:
+    """One solver's routes scored by :func:`evaluate` against the best known."""
+    cost, violations = evaluate(inst, routes)
+    bks_cost, bks_vehicles = _bks(inst)
+    return VrplibResult(
+        instance=inst.path.stem,
+        family=inst.family,
+        n=inst.n,
+        cost=cost,
+        vehicles=len(routes),
+        bks_cost=bks_cost,
+        bks_vehicles=bks_vehicles,
+        gap_pct=None if bks_cost is None else (cost - bks_cost) / bks_cost * 100.0,
+        solve_s=solve_s,
+        feasible=model_ok and not violations,
+        solver=solver,
+    )
+
+
+def format_table(results: Sequence[VrplibResult], *, vehicles_first: bool = True) -> str:
+    """Return a plain-text table of the results, the mean gap per family and solver, and,
+    when a baseline ran, ours against it instance by instance."""
+    head = f"{'instance':<14}{'family':<11}{'solver':<8}{'n':>6}{'cost':>14}{'veh':>5}" \
            f"{'bks':>14}{'bks_veh':>8}{'gap%':>8}{'time_s':>8}  feasible"
     out = [head, "-" * len(head)]
 
@@ -467,18 +494,55 @@ def format_table(results: Sequence[VrplibResult]) -> str:
     for r in results:
         digits = 0 if r.family == "cvrp" else 2
         out.append(
-            f"{r.instance:<14}{r.family:<11}{r.n:>6}{num(r.cost, digits):>14}{r.vehicles:>5}"
-            f"{num(r.bks_cost, digits):>14}{r.bks_vehicles if r.bks_vehicles else '-':>8}"
+            f"{r.instance:<14}{r.family:<11}{r.solver:<8}{r.n:>6}{num(r.cost, digits):>14}"
+            f"{r.vehicles:>5}{num(r.bks_cost, digits):>14}"
+            f"{r.bks_vehicles if r.bks_vehicles else '-':>8}"
             f"{num(r.gap_pct, 2):>8}{r.solve_s:>8.1f}  {'yes' if r.feasible else 'NO'}"
         )
     out.append("")
+    solvers = list(dict.fromkeys(r.solver for r in results))
     for family in sorted({r.family for r in results}):
-        gaps = [r.gap_pct for r in results if r.family == family and r.gap_pct is not None]
-        extra = [r.vehicles - r.bks_vehicles for r in results
-                 if r.family == family and r.bks_vehicles is not None]
-        if gaps:
-            out.append(
-                f"{family}: mean gap {sum(gaps) / len(gaps):+.2f} % over {len(gaps)} instances"
-                f"; vehicles over BKS {sum(extra):+d}"
-            )
+        for solver in solvers:
+            mine = [r for r in results if r.family == family and r.solver == solver]
+            gaps = [r.gap_pct for r in mine if r.gap_pct is not None]
+            extra = [r.vehicles - r.bks_vehicles for r in mine if r.bks_vehicles is not None]
+            if gaps:
+                out.append(
+                    f"{family} {solver}: mean gap {sum(gaps) / len(gaps):+.2f} % over "
+                    f"{len(gaps)} instances; vehicles over BKS {sum(extra):+d}; "
+                    f"{sum(not r.feasible for r in mine)} infeasible"
+                )
+        if len(solvers) == 2:
+            out.append(f"{family}: {_head_to_head(results, family, solvers, vehicles_first)}")
     return "\n".join(out)
+
+
+def _head_to_head(results: Sequence[VrplibResult], family: Family, solvers: list[str],
+                  vehicles_first: bool) -> str:
+    """Instance by instance, the first solver against the second: wins and the cost ratio.
+
+    An infeasible result loses; VRPTW compares vehicles first, then distance, unless run
+    distance-only; CVRP compares cost.
+    """
+    ours, base = solvers
+    by_name = {(r.instance, r.solver): r for r in results if r.family == family}
+    names = sorted({name for name, _ in by_name})
+    wins = ties = 0
+    ratios = []
+    for name in names:
+        a, b = by_name.get((name, ours)), by_name.get((name, base))
+        if a is None or b is None:
+            continue
+
+        def key(r: VrplibResult) -> tuple[float, ...]:
+            fleet = r.vehicles if vehicles_first and family != "cvrp" else 0
+            return (not r.feasible, fleet, round(r.cost, 4))
+
+        wins += key(a) < key(b)
+        ties += key(a) == key(b)
+        if a.feasible and b.feasible and b.cost:
+            ratios.append(a.cost / b.cost)
+    mean = f"{sum(ratios) / len(ratios):.4f}" if ratios else "-"
+    return (f"{ours} better than {base} on {wins}, tied on {ties} of {len(names)}"
+            f" ({'vehicles, then distance' if vehicles_first and family != 'cvrp' else 'cost'});"
+            f" mean cost ratio {ours}/{base} {mean}")
