@@ -84,8 +84,14 @@ def solve(
         if solution_limit is not None:
             stop = MultipleCriteria([stop, MaxIterations(solution_limit * ITERATIONS_PER_SOLUTION)])
         data, start = _fleet_first(data, t0 + FLEET_SHARE * time_limit_s, seed)
-        result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False,
-                             initial_solution=start)
+        with warnings.catch_warnings():
+            if start is not None:
+                # The fleet was cut to the fewest vehicles found, so the search works at the
+                # edge of feasibility on purpose; it starts from a feasible solution and keeps
+                # the best feasible one, so the penalty warning is not news for the user.
+                warnings.simplefilter("ignore", PenaltyBoundWarning)
+            result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False,
+                                 initial_solution=start)
         best = result.best
         status = "FEASIBLE" if best.is_feasible() else "INFEASIBLE"
         raw: list[tuple[int, int, list[int]]] = []
