@@ -3,6 +3,7 @@ cluster when a ``distributed.Client`` is given."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import multiprocessing
 import os
@@ -352,13 +353,16 @@ def _solve_district(task: _Task) -> _Solved:
 # Rebalancing: the share of the routing time kept for it, the day over the mean that makes a
 # courier "long", the fewest districts worth it, and the rounds. The district split balances
 # estimated work; routed days differ from it by windows and waiting (measured on a
-# 20,000-parcel Shenzhen day: routed days 5.2-8.8 h for estimates within 6 %). Measured there
-# at 240 s: min/mean 0.70 -> 0.90, the second-longest days 8.5 -> 8.3 h; the longest (8.8 h, a
-# dense district whose morning and evening windows pin its day) did not come down.
+# 20,000-parcel Shenzhen day: routed days 5.2-8.8 h for estimates within 6 %). One pair per two
+# cores per round, longest first: with every long courier at once, each re-solve got ~3 s and
+# dropped stops, so the pair was thrown away. Measured there at 240 s: balance 1.17 -> 1.11 and
+# 1.14 (two runs), the longest day 8.8-9.4 h -> 8.2-8.4 h.
 _REBALANCE_SHARE = 0.2
 _REBALANCE_OVER = 0.08
 _REBALANCE_MIN_DISTRICTS = 4
-_REBALANCE_ROUNDS = 2
+_REBALANCE_ROUNDS = 3
+# Less room than this (idle plus the part of the mean day not worked) is not worth a re-solve.
+_REBALANCE_MIN_ROOM_S = 900
 
 
 def _rebalance(tasks: Sequence[_Task], solved: Sequence[_Solved],
@@ -367,21 +371,23 @@ def _rebalance(tasks: Sequence[_Task], solved: Sequence[_Solved],
                client: Client | None) -> tuple[list[_Task], list[_Solved], float]:
     """Shorten the longest routed days, in ``_REBALANCE_ROUNDS`` rounds sharing the time left.
 
-    Each round, every courier whose day is over (1 + _REBALANCE_OVER) times the mean hands
-    stops to a district with a day under the mean (of the three nearest, the shortest day;
-    never a pair tried before), and both are solved again; the pair keeps the new plans only if
-    its longer day gets shorter and no more stops are dropped. The stops handed over are the
-    long district's dropped ones first, then those nearest the other district's centre; as
-    many as bring the long day down to the mean without taking the other above it, in
-    proportion to stops: len(stops) x (day - mean) / day. Returns the tasks, their solutions,
-    and the matrix seconds of the new solves.
+    Each round, the longest days over (1 + _REBALANCE_OVER) times the mean (one per two
+    slots, so that each re-solve has a core for the whole round) hand stops to a district
+    with room (of the three nearest, the most room; never a pair tried
+    before): room is the part of the mean day it does not work plus the time it waits. Both
+    are solved again; the pair keeps the new plans only if its longer day gets shorter and no
+    more stops are dropped. The stops handed over are the long district's dropped ones first,
+    then those nearest the other district's centre; as many as bring the long day down to the
+    mean without filling more than the other's room, in proportion to stops:
+    len(stops) x (day - mean) / day. Returns the tasks, their solutions, and the matrix
+    seconds of the new solves.
     """
     out_tasks, out_solved = list(tasks), list(solved)
     tried: set[tuple[int, int]] = set()
     matrix_s = 0.0
     for round_no in range(_REBALANCE_ROUNDS):
         round_end = time.time() + (deadline_epoch_s - time.time()) / (_REBALANCE_ROUNDS - round_no)
-        pairs = _pairs(out_tasks, out_solved, xy_of, tried)
+        pairs = _pairs(out_tasks, out_solved, xy_of, tried)[:max(1, slots // 2)]
         if not pairs:
             break
         tried.update((o, r) for o, r, _, _ in pairs)
@@ -411,14 +417,23 @@ def _rebalance(tasks: Sequence[_Task], solved: Sequence[_Solved],
 def _pairs(tasks: Sequence[_Task], solved: Sequence[_Solved],
            xy_of: Mapping[str, tuple[float, float]],
            tried: set[tuple[int, int]]) -> list[tuple[int, int, list[Stop], list[Stop]]]:
-    """Return (long district, receiver, its stops kept, the receiver's stops) for a round."""
+    """Return (long district, receiver, its stops kept, the receiver's stops) for a round.
+
+    A receiver has room for the part of the mean day it does not work plus the time it waits
+    (for a window at a door, or at the station for the next trip): a courier out from 10:45
+    to 19:00 for morning and evening windows, with two hours of waiting, can take stops
+    without coming back later.
+    """
     day = [_day_s(s) for s in solved]
     used = [d for d in day if d > 0]
     if len(used) < 2:
         return []
     mean = sum(used) / len(used)
+    idle = [_idle_s(s, t.reload_s) for s, t in zip(solved, tasks, strict=True)]
+    room = [max(0.0, mean - d) + w for d, w in zip(day, idle, strict=True)]
     centre = [_centre([xy_of[st.stop_id] for st in t.stops]) for t in tasks]
-    short = {k for k, d in enumerate(day) if d < mean}
+    short = {k for k in range(len(tasks)) if room[k] >= _REBALANCE_MIN_ROOM_S
+             and day[k] <= (1 + _REBALANCE_OVER) * mean}
     pairs: list[tuple[int, int, list[Stop], list[Stop]]] = []
     for o in sorted(range(len(tasks)), key=lambda k: (-day[k], k)):
         if day[o] <= (1 + _REBALANCE_OVER) * mean:
@@ -427,11 +442,12 @@ def _pairs(tasks: Sequence[_Task], solved: Sequence[_Solved],
                       key=lambda k: (_dist2(centre[o], centre[k]), k))[:3]
         if not near:
             continue
-        r = min(near, key=lambda k: (day[k], _dist2(centre[o], centre[k]), k))
+        r = min(near, key=lambda k: (-room[k], _dist2(centre[o], centre[k]), k))
         short.discard(r)
         count = round(len(tasks[o].stops) * (day[o] - mean) / day[o])
-        if day[r] > 0:
-            count = min(count, round(len(tasks[r].stops) * (mean - day[r]) / day[r]))
+        busy = day[r] - idle[r]
+        if busy > 0:
+            count = min(count, round(len(tasks[r].stops) * room[r] / busy))
         count = max(1, count)
         dropped = {sid for sid, code in solved[o].drops if code == "dropped"}
         # A stop whose windows lie outside the receiver's day would stretch it (one evening
@@ -448,6 +464,21 @@ def _pairs(tasks: Sequence[_Task], solved: Sequence[_Solved],
         gain = [*tasks[r].stops, *(st for st in tasks[o].stops if st.stop_id in moving)]
         pairs.append((o, r, keep, gain))
     return pairs
+
+
+def _idle_s(solved: _Solved, reload_s: int) -> int:
+    """Time inside the routed day spent neither travelling, serving, reloading nor at lunch:
+    waiting at doors for windows to open, and at the station beyond the reload."""
+    lunches = [(start, end) for _, start, end in solved.breaks]
+
+    def waiting(start: int, end: int) -> int:
+        return max(0, end - start - sum(max(0, min(end, b) - max(start, a)) for a, b in lunches))
+
+    trips = sorted(solved.trips, key=lambda t: t.depart_s)
+    at_doors = sum(waiting(v.arrival_s, v.start_s) for t in trips for v in t.visits)
+    at_station = sum(max(0, waiting(prev.return_s, nxt.depart_s) - reload_s)
+                     for prev, nxt in itertools.pairwise(trips))
+    return at_doors + at_station
 
 
 def _hours_s(solved: _Solved) -> tuple[int, int] | None:

@@ -7,6 +7,7 @@ import itertools
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -354,7 +355,7 @@ def test_districts_share_the_time_left_and_pass_on_what_they_do_not_use() -> Non
 
 def test_the_longest_day_hands_stops_to_the_nearest_short_district(monkeypatch) -> None:
     from courier import pipeline
-    from courier.model import Courier, Snap, Stop, Trip
+    from courier.model import Courier, Snap, Stop, Trip, Visit
 
     def stop(sid: str) -> Stop:
         return Stop(stop_id=sid, parcel_ids=(sid,), lon=0.0, lat=0.0,
@@ -385,7 +386,7 @@ def test_the_longest_day_hands_stops_to_the_nearest_short_district(monkeypatch) 
 
     def run(again, graphs, workers, *, client=None):
         seen.append([tuple(s.stop_id for s in t.stops) for t in again])
-        return [solved("A", outcome[0]), solved("B", outcome[1])]
+        return [solved(t.couriers[0].courier_id, outcome[i % 2]) for i, t in enumerate(again)]
 
     monkeypatch.setattr(pipeline, "_run_tasks", run)
     monkeypatch.setattr(pipeline, "_REBALANCE_ROUNDS", 1)
@@ -403,3 +404,43 @@ def test_the_longest_day_hands_stops_to_the_nearest_short_district(monkeypatch) 
     outcome = (6.0, 10.5)
     _, kept, _ = pipeline._rebalance(tasks, first, xy, 0.0, graphs={}, slots=2, client=None)
     assert kept == first
+
+    # C's day (7 h) is over the mean but pinned by windows: 3 h of it is waiting at doors,
+    # so C has more room than B (1.75 h) and takes the stops, as many as its room allows:
+    # round(10 x 3 / (7 - 3)) = 8, capped by A's 3.
+    wait = Visit("C0", 1, 9 * 3600, 12 * 3600, 12 * 3600 + 60)
+    pinned = replace(first[2], trips=(replace(first[2].trips[0], visits=(wait,)),))
+    assert pipeline._idle_s(pinned, reload_s=0) == 3 * 3600
+    seen.clear()
+    outcome = (8.0, 7.0)
+    pipeline._rebalance(tasks, [first[0], first[1], pinned, first[3]], xy, 0.0, graphs={},
+                        slots=2, client=None)
+    assert seen[0][1][:10] == tuple(f"C{i}" for i in range(10))
+    assert len(seen[0][1]) == 13
+
+    # Two long days (A 10 h, C 9.5 h; mean 7.375 h): one pair per two slots, longest first,
+    # so that each re-solve has a core for the whole round.
+    two_long = [first[0], first[1], solved("C", 9.5), first[3]]
+    for slots, pairs in ((2, 1), (4, 2)):
+        seen.clear()
+        pipeline._rebalance(tasks, two_long, xy, 0.0, graphs={}, slots=slots, client=None)
+        assert len(seen[0]) == 2 * pairs
+        assert seen[0][0][0].startswith("A")
+
+
+def test_idle_time_is_waiting_at_doors_and_at_the_station_beyond_the_reload() -> None:
+    from courier import pipeline
+    from courier.model import Trip, Visit
+
+    h = 3600
+    # Trip 1 08-11 h with 30 min waiting at a door; trip 2 14-18 h; reload 10 min; lunch
+    # 12:00-12:30 at the station: idle = 30 min + (3 h - 30 min lunch - 10 min reload).
+    one = Trip("A", 1, 8 * h, 11 * h, (Visit("s1", 1, 9 * h, 9 * h + 1800, 9 * h + 1860),),
+               0, 0, 0.0, 0.0)
+    two = Trip("A", 2, 14 * h, 18 * h, (), 0, 0, 0.0, 0.0)
+    solved = pipeline._Solved(trips=(two, one), drops=(), matrix_s=0.0, solve_s=0.0,
+                              breaks=(("A", 12 * h, 12 * h + 1800),))
+    assert pipeline._idle_s(solved, reload_s=600) == 1800 + (3 * h - 1800 - 600)
+    # A lunch taken at a door, while waiting for its window, is lunch, not waiting.
+    at_door = replace(solved, breaks=(("A", 9 * h, 9 * h + 1800),))
+    assert pipeline._idle_s(at_door, reload_s=600) == 3 * h - 600
