@@ -404,8 +404,8 @@ def bench_vrplib(
 
         if solver not in SOLVERS:
             raise InputError(f"--solver {solver!r}: allowed: {', '.join(SOLVERS)}")
-        if baseline not in (None, "vroom"):
-            raise InputError(f"--baseline {baseline!r}: allowed: vroom")
+        if baseline is not None and baseline not in vrplib.BASELINES:
+            raise InputError(f"--baseline {baseline!r}: allowed: {', '.join(vrplib.BASELINES)}")
         if baseline == "vroom" and find_spec("vroom") is None:
             raise InputError("--baseline vroom needs pyvroom: pip install -e '.[bench]'")
         results = vrplib.run(files, time_limit_s=time_limit, seed=seed,

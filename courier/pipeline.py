@@ -355,8 +355,8 @@ def _solve_district(task: _Task) -> _Solved:
 # estimated work; routed days differ from it by windows and waiting (measured on a
 # 20,000-parcel Shenzhen day: routed days 5.2-8.8 h for estimates within 6 %). One pair per two
 # cores per round, longest first: with every long courier at once, each re-solve got ~3 s and
-# dropped stops, so the pair was thrown away. Measured there at 240 s: balance 1.17 -> 1.11 and
-# 1.14 (two runs), the longest day 8.8-9.4 h -> 8.2-8.4 h.
+# dropped stops, so the pair was thrown away. Measured there at 240 s: balance 1.17 -> 1.11-1.14
+# (three runs), the longest day 8.8-9.4 h -> 8.2-8.5 h.
 _REBALANCE_SHARE = 0.2
 _REBALANCE_OVER = 0.08
 _REBALANCE_MIN_DISTRICTS = 4

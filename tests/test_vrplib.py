@@ -232,3 +232,5 @@ def test_bench_cli_refuses_an_unknown_baseline(tmp_path: Path) -> None:
     out = CliRunner().invoke(app, ["bench", "vrplib", str(path), "--baseline", "lkh"])
     assert out.exit_code == 2
     assert "--baseline 'lkh': allowed: vroom" in out.output
+    with pytest.raises(ValueError, match="allowed: vroom"):
+        vrplib.run([path], time_limit_s=1, baseline="lkh")

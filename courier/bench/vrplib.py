@@ -48,6 +48,9 @@ FloatArray = npt.NDArray[np.float64]
 VRPTW_SCALE = 1000
 """VRPTW distances and times are multiplied by this before rounding to integers."""
 
+BASELINES = ("vroom",)
+"""Solvers ``run(..., baseline=...)`` can compare ours against."""
+
 
 @dataclass(frozen=True, eq=False)
 class Instance:
@@ -328,9 +331,11 @@ def build_problem(inst: Instance, *, vehicles_first: bool = True) -> routing.Rou
     due = np.rint(inst.due * VRPTW_SCALE).astype(np.int64)
     service = np.rint(inst.service * VRPTW_SCALE).astype(np.int64)
     service[0] = 0
-    # Vehicles first: one vehicle costs more than any total distance, so the objective
-    # compares fleets before distances (the SINTEF convention of the best-known solutions).
-    fixed = int(2 * dist_int[0].sum()) + 1 if vehicles_first else 0
+    # More than any total distance: a route out and back to every customer costs less. As
+    # the fixed cost per vehicle (vehicles first) the objective compares fleets before
+    # distances, the SINTEF convention of the best-known solutions.
+    over_any_total = int(2 * dist_int[0].sum()) + 1
+    fixed = over_any_total if vehicles_first else 0
     n_vehicles = inst.n_vehicles or inst.n
     vehicles = tuple(
         routing.Vehicle(f"v{k}", "road", (inst.capacity, 0, 0), int(ready[0]), int(due[0]),
@@ -348,7 +353,7 @@ def build_problem(inst: Instance, *, vehicles_first: bool = True) -> routing.Rou
         vehicles=vehicles,
         time_s={"road": travel},
         distance_m={"road": dist_int},
-        drop_penalty=4 * int(dist_int[0].sum()) + 2,
+        drop_penalty=2 * over_any_total,
         objective="distance",
     )
 
@@ -433,6 +438,10 @@ def run(
     vehicles_first
         False: VRPTW instances without the fixed cost per vehicle (distance only).
     """
+    if baseline is not None and baseline not in BASELINES:
+        raise ValueError(f"baseline {baseline!r}: allowed: {', '.join(BASELINES)}")
+    if baseline == "vroom":
+        from courier.bench import vroom
     results: list[VrplibResult] = []
     if solutions_out is not None:
         solutions_out.mkdir(parents=True, exist_ok=True)
@@ -451,8 +460,6 @@ def run(
         if solutions_out is not None:
             write_solution(solutions_out / f"{inst.path.stem}.sol", routes, ours.cost)
         if baseline == "vroom":
-            from courier.bench import vroom
-
             tick = time.perf_counter()
             nodes = vroom.solve_routes(problem, time_limit_s=time_limit_s)
             elapsed_s = time.perf_counter() - tick
@@ -525,24 +532,19 @@ def _head_to_head(results: Sequence[VrplibResult], family: Family, solvers: list
     distance-only; CVRP compares cost.
     """
     ours, base = solvers
+    by_fleet = vehicles_first and family != "cvrp"
+
+    def key(r: VrplibResult) -> tuple[float, ...]:
+        return (not r.feasible, r.vehicles if by_fleet else 0, round(r.cost, 4))
+
     by_name = {(r.instance, r.solver): r for r in results if r.family == family}
-    names = sorted({name for name, _ in by_name})
-    wins = ties = 0
-    ratios = []
-    for name in names:
-        a, b = by_name.get((name, ours)), by_name.get((name, base))
-        if a is None or b is None:
-            continue
-
-        def key(r: VrplibResult) -> tuple[float, ...]:
-            fleet = r.vehicles if vehicles_first and family != "cvrp" else 0
-            return (not r.feasible, fleet, round(r.cost, 4))
-
-        wins += key(a) < key(b)
-        ties += key(a) == key(b)
-        if a.feasible and b.feasible and b.cost:
-            ratios.append(a.cost / b.cost)
+    both = [(by_name[name, ours], by_name[name, base])
+            for name in sorted({name for name, _ in by_name})
+            if (name, ours) in by_name and (name, base) in by_name]
+    wins = sum(key(a) < key(b) for a, b in both)
+    ties = sum(key(a) == key(b) for a, b in both)
+    ratios = [a.cost / b.cost for a, b in both if a.feasible and b.feasible and b.cost]
     mean = f"{sum(ratios) / len(ratios):.4f}" if ratios else "-"
-    return (f"{ours} better than {base} on {wins}, tied on {ties} of {len(names)}"
-            f" ({'vehicles, then distance' if vehicles_first and family != 'cvrp' else 'cost'});"
+    return (f"{ours} better than {base} on {wins}, tied on {ties} of {len(both)}"
+            f" ({'vehicles, then distance' if by_fleet else 'cost'});"
             f" mean cost ratio {ours}/{base} {mean}")
