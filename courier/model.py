@@ -7,8 +7,9 @@ says ``_m`` (a metric projection chosen per street network).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +19,10 @@ Window = tuple[int, int]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+# Time/distance of a pair with no path. Far below the int64 limit so that sums of a few of them
+# (route costs in the solver) cannot overflow.
+UNREACHABLE = int(np.iinfo(np.int64).max // 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,17 @@ class Courier:
 
 
 @dataclass(frozen=True, slots=True)
+class Locker:
+    """A parcel locker or pickup station, as validated from the lockers file."""
+
+    locker_id: str
+    lon: float
+    lat: float
+    capacity_parcels: int
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Station:
     """The depot every trip starts from and returns to."""
 
@@ -113,6 +129,28 @@ class StreetGraph:
     @property
     def n_edges(self) -> int:
         return int(self.edge_from.shape[0])
+
+    def to_networkx(self) -> Any:
+        """Return the prepared graph as an OSMnx-style ``networkx.MultiDiGraph``.
+
+        Nodes are keyed by OSM id (negative for points OSM has no id for) with ``x``/``y``
+        (lon/lat) and ``x_m``/``y_m`` (the metric projection); edges carry ``length`` (m),
+        ``travel_time`` (s, for this vehicle profile) and ``name``. The graph attribute
+        ``crs`` is ``"epsg:4326"`` as in OSMnx, ``crs_metric`` the projection used here.
+        """
+        import networkx as nx  # the interface for analysts; the hot path uses the arrays
+
+        g = nx.MultiDiGraph(crs="epsg:4326", crs_metric=self.crs_metric, profile=self.profile,
+                            name=self.source)
+        ids = self.node_osm_id.tolist()
+        for i, osm_id in enumerate(ids):
+            g.add_node(osm_id, x=float(self.node_lon[i]), y=float(self.node_lat[i]),
+                       x_m=float(self.node_x_m[i]), y_m=float(self.node_y_m[i]))
+        for e in range(self.n_edges):
+            g.add_edge(ids[int(self.edge_from[e])], ids[int(self.edge_to[e])],
+                       length=float(self.edge_length_m[e]), travel_time=float(self.edge_time_s[e]),
+                       name=self.edge_name[e])
+        return g
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +241,40 @@ class SortLine:
 
 
 @dataclass(frozen=True, slots=True, eq=False)
-class Plan:
-    """Everything one planning run produced; the writers turn it into files."""
+class Day:
+    """One day's validated inputs, all a plan is made from (besides the streets).
+
+    ``input_count`` is the number of input parcel rows (valid and rejected); ``districts`` an
+    optional GeoDataFrame of the station's own district polygons with a ``courier_id``
+    column, read from ``districts_source``; ``previous`` yesterday's assignment
+    ({location key: courier}, :func:`courier.districts.previous_assignment`).
+    """
+
+    parcels: tuple[Parcel, ...]
+    couriers: tuple[Courier, ...]
+    station_lonlat: tuple[float, float]
+    rejects: tuple[Reject, ...] = ()
+    lockers: tuple[Locker, ...] = ()
+    input_count: int | None = None
+    districts: Any = None
+    districts_source: str = "districts"
+    previous: Mapping[str, str] | None = None
+
+    @property
+    def rows(self) -> int:
+        """Input parcel rows: the valid parcels plus the rejected rows, unless given."""
+        if self.input_count is not None:
+            return self.input_count
+        return len(self.parcels) + len({r.row for r in self.rejects})
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DayPlan:
+    """Everything one planning run produced; the writers turn it into files.
+
+    ``warnings`` are what the station manager should know that did not stop the plan
+    (lockers not used, stops outside every district, stops left out to fit a lunch).
+    """
 
     station: Station
     couriers: tuple[Courier, ...]
@@ -220,6 +290,7 @@ class Plan:
     input_count: int = 0
     streets_source: str = ""
     breaks: dict[str, tuple[int, int]] = field(default_factory=dict)  # courier: lunch start, end
+    warnings: tuple[str, ...] = ()
 
 
 # Reason codes for valid parcels that are not planned (unassigned.csv). Stable strings: other

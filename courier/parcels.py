@@ -1,9 +1,8 @@
-"""Parcels in: validation that loses nothing, stops, and a synthetic peak-day generator."""
+"""Parcels in: validation that loses nothing (parcels, couriers, lockers), and stops."""
 
 from __future__ import annotations
 
 import math
-import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -14,9 +13,10 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from courier.config import PlanConfig, VehicleProfile
+from courier.config import LOCKER_CAPACITY_PARCELS, LUNCH_MAX_MIN, MAX_TRIPS, PlanConfig, VehicleProfile
 from courier.errors import InputError, Problem
-from courier.model import Courier, Parcel, Reject, Snap, Stop, Window
+from courier.model import Courier, Locker, Parcel, Reject, Snap, Stop, Window
+from courier.text import parse_time_s
 
 PARCEL_REQUIRED = ("parcel_id", "lon", "lat")
 PARCEL_OPTIONAL = (
@@ -35,22 +35,10 @@ DEFAULT_WEIGHT_KG = 1.0
 DEFAULT_VOLUME_L = 5.0
 DEFAULT_CAPACITY_L = 1500.0  # an e-tricycle's cargo box is about 1.5 m3
 
-_TIME_RE = re.compile(
-    r"^(?:\d{4}-\d{2}-\d{2}[ T])?(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?$"
-)
 _TRUE = {"1", "true", "yes", "y", "t", "是"}
 _FALSE = {"", "0", "false", "no", "n", "f", "否"}
-
-
-def parse_time_s(text: str) -> int:
-    """Return seconds from midnight for ``HH:MM[:SS]`` (an ISO date in front is ignored)."""
-    match = _TIME_RE.match(text.strip())
-    if not match:
-        raise ValueError("not a time of day; allowed: HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM")
-    h, m, s = int(match["h"]), int(match["m"]), int(match["s"] or 0)
-    if h > 48 or m > 59 or s > 59:
-        raise ValueError("hours 0-48, minutes and seconds 0-59")
-    return h * 3600 + m * 60 + s
+# A window end left empty: open until the latest time of day accepted.
+_OPEN_END_S = 48 * 3600
 
 
 def _parse_bool(text: str) -> bool:
@@ -72,7 +60,7 @@ def _parse_windows(start: str, end: str, windows: str) -> tuple[Window, ...]:
             spans.append((parse_time_s(a), parse_time_s(b)))
     if start.strip() or end.strip():
         a_s = parse_time_s(start) if start.strip() else 0
-        b_s = parse_time_s(end) if end.strip() else 48 * 3600
+        b_s = parse_time_s(end) if end.strip() else _OPEN_END_S
         spans.append((a_s, b_s))
     for a_s, b_s in spans:
         if b_s < a_s:
@@ -183,75 +171,93 @@ def validate_couriers(table: pd.DataFrame, *, file: str,
     for record in table.to_dict("records"):
         row = int(record["__row__"])
         get = {k: str(record.get(k, "") or "").strip() for k in (*COURIER_REQUIRED, *COURIER_OPTIONAL)}
-
-        def fail(field: str, value: str, allowed: str, row: int = row) -> None:
-            problems.append(Problem(file, row, field, value, allowed))
-
-        cid = get["courier_id"]
-        if not cid:
-            fail("courier_id", cid, "a non-empty id")
-        elif cid in seen:
-            fail("courier_id", cid, "each courier once (duplicate id)")
-        seen.add(cid)
-        vehicle = get["vehicle"].lower().replace("-", "").replace("_", "")
-        vehicle = {"etricycle": "etricycle", "tricycle": "etricycle", "ebike": "etricycle",
-                   "foot": "walk", "walker": "walk", "walking": "walk"}.get(vehicle, vehicle)
-        if vehicle not in profiles:
-            fail("vehicle", get["vehicle"], f"one of {', '.join(sorted(profiles))}")
-        numbers: dict[str, float] = {}
-        for field, low, default in (("capacity_parcels", 1, None), ("capacity_kg", 0.001, None),
-                                    ("capacity_l", 0.001, DEFAULT_CAPACITY_L),
-                                    ("max_trips", 1, 3.0)):
-            text = get[field]
-            if not text and default is not None:
-                numbers[field] = default
-                continue
-            try:
-                numbers[field] = float(text)
-                if not math.isfinite(numbers[field]) or numbers[field] < low:
-                    raise ValueError
-            except ValueError:
-                fail(field, text, f"a number >= {low:g}")
-        times: dict[str, int] = {}
-        for field in ("shift_start", "shift_end"):
-            try:
-                times[field] = parse_time_s(get[field])
-            except ValueError as exc:
-                fail(field, get[field], str(exc))
-        if len(times) == 2 and times["shift_end"] <= times["shift_start"]:
-            fail("shift_end", get["shift_end"], "a time after shift_start")
-        lunch: dict[str, int | None] = {"lunch_from": None, "lunch_to": None, "lunch_min": None}
-        for field in ("lunch_from", "lunch_to"):
-            if get[field]:
-                try:
-                    lunch[field] = parse_time_s(get[field])
-                except ValueError as exc:
-                    fail(field, get[field], str(exc))
-        if get["lunch_min"]:
-            try:
-                lunch["lunch_min"] = int(get["lunch_min"])
-                if not 0 <= int(get["lunch_min"]) <= 180:
-                    raise ValueError
-            except ValueError:
-                fail("lunch_min", get["lunch_min"], "whole minutes from 0 (no lunch) to 180")
-        lo, hi = lunch["lunch_from"], lunch["lunch_to"]
-        if lo is not None and hi is not None and hi < lo:
-            fail("lunch_to", get["lunch_to"], "a time at or after lunch_from")
-        if problems:
-            continue
-        couriers.append(Courier(
-            courier_id=cid, vehicle=vehicle, capacity_parcels=int(numbers["capacity_parcels"]),
-            capacity_kg=numbers["capacity_kg"], capacity_l=numbers["capacity_l"],
-            shift_start_s=times["shift_start"], shift_end_s=times["shift_end"],
-            max_trips=int(numbers["max_trips"]), name=get["name"],
-            lunch_min=lunch["lunch_min"], lunch_from_s=lunch["lunch_from"],
-            lunch_to_s=lunch["lunch_to"],
-        ))
+        bad: list[tuple[str, str, str]] = []  # field, value, what is allowed
+        courier = _courier(get, seen, profiles, bad)
+        problems.extend(Problem(file, row, f, v, a) for f, v, a in bad)
+        if courier is not None and not problems:
+            couriers.append(courier)
     if problems:
         raise InputError(f"{file}: bad courier roster", tuple(problems))
     if not couriers:
         raise InputError(f"{file}: the courier roster is empty; at least one courier is needed")
     return tuple(couriers)
+
+
+# Other names people give the vehicle kinds.
+_VEHICLE_ALIASES = {"tricycle": "etricycle", "ebike": "etricycle", "foot": "walk",
+                    "walker": "walk", "walking": "walk"}
+
+
+def _courier(get: Mapping[str, str], seen: set[str], profiles: Mapping[str, VehicleProfile],
+             bad: list[tuple[str, str, str]]) -> Courier | None:
+    """Return the courier of one roster row, or None with its problems added to ``bad``."""
+    cid = get["courier_id"]
+    if not cid:
+        bad.append(("courier_id", cid, "a non-empty id"))
+    elif cid in seen:
+        bad.append(("courier_id", cid, "each courier once (duplicate id)"))
+    seen.add(cid)
+    vehicle = get["vehicle"].lower().replace("-", "").replace("_", "")
+    vehicle = _VEHICLE_ALIASES.get(vehicle, vehicle)
+    if vehicle not in profiles:
+        bad.append(("vehicle", get["vehicle"], f"one of {', '.join(sorted(profiles))}"))
+    numbers = _roster_numbers(get, bad)
+    times = _roster_times(get, ("shift_start", "shift_end"), bad, required=True)
+    if len(times) == 2 and times["shift_end"] <= times["shift_start"]:
+        bad.append(("shift_end", get["shift_end"], "a time after shift_start"))
+    lunch = _roster_times(get, ("lunch_from", "lunch_to"), bad, required=False)
+    lunch_min = None
+    if get["lunch_min"]:
+        try:
+            lunch_min = int(get["lunch_min"])
+            if not 0 <= lunch_min <= LUNCH_MAX_MIN:
+                raise ValueError
+        except ValueError:
+            bad.append(("lunch_min", get["lunch_min"],
+                        f"whole minutes from 0 (no lunch) to {LUNCH_MAX_MIN}"))
+    lo, hi = lunch.get("lunch_from"), lunch.get("lunch_to")
+    if lo is not None and hi is not None and hi < lo:
+        bad.append(("lunch_to", get["lunch_to"], "a time at or after lunch_from"))
+    if bad:
+        return None
+    return Courier(
+        courier_id=cid, vehicle=vehicle, capacity_parcels=int(numbers["capacity_parcels"]),
+        capacity_kg=numbers["capacity_kg"], capacity_l=numbers["capacity_l"],
+        shift_start_s=times["shift_start"], shift_end_s=times["shift_end"],
+        max_trips=int(numbers["max_trips"]), name=get["name"],
+        lunch_min=lunch_min, lunch_from_s=lo, lunch_to_s=hi,
+    )
+
+
+def _roster_numbers(get: Mapping[str, str], bad: list[tuple[str, str, str]]) -> dict[str, float]:
+    numbers: dict[str, float] = {}
+    for field, low, default in (("capacity_parcels", 1, None), ("capacity_kg", 0.001, None),
+                                ("capacity_l", 0.001, DEFAULT_CAPACITY_L),
+                                ("max_trips", 1, float(MAX_TRIPS))):
+        text = get[field]
+        if not text and default is not None:
+            numbers[field] = default
+            continue
+        try:
+            numbers[field] = float(text)
+            if not math.isfinite(numbers[field]) or numbers[field] < low:
+                raise ValueError
+        except ValueError:
+            bad.append((field, text, f"a number >= {low:g}"))
+    return numbers
+
+
+def _roster_times(get: Mapping[str, str], names: Sequence[str], bad: list[tuple[str, str, str]],
+                  *, required: bool) -> dict[str, int]:
+    times: dict[str, int] = {}
+    for field in names:
+        if not get[field] and not required:
+            continue
+        try:
+            times[field] = parse_time_s(get[field])
+        except ValueError as exc:
+            bad.append((field, get[field], str(exc)))
+    return times
 
 
 def normalise_address(text: str) -> str:
@@ -269,25 +275,21 @@ class SnappedParcel:
 
 
 @dataclass(frozen=True, slots=True)
-class Locker:
+class SnappedLocker:
     """A parcel locker or pickup station, snapped to the streets."""
 
-    locker_id: str
-    lon: float
-    lat: float
+    locker: Locker
     snap: Snap
     x_m: float
     y_m: float
-    capacity_parcels: int = 100
-    name: str = ""
 
 
 LOCKER_REQUIRED = ("locker_id", "lon", "lat")
 LOCKER_OPTIONAL = ("capacity_parcels", "name")
 
 
-def validate_lockers(table: pd.DataFrame, *, file: str) -> tuple[tuple[str, float, float, int, str], ...]:
-    """Return (locker_id, lon, lat, capacity_parcels, name) rows, or raise listing every problem."""
+def validate_lockers(table: pd.DataFrame, *, file: str) -> tuple[Locker, ...]:
+    """Return the lockers, or raise one InputError listing every problem."""
     _check_columns(table, file=file, required=LOCKER_REQUIRED, optional=LOCKER_OPTIONAL,
                    what="lockers")
     problems: list[Problem] = []
@@ -303,9 +305,11 @@ def validate_lockers(table: pd.DataFrame, *, file: str) -> tuple[tuple[str, floa
         seen.add(lid)
         lon = _number(get["lon"], "lon", -180.0, 180.0, bad, required=True)
         lat = _number(get["lat"], "lat", -90.0, 90.0, bad, required=True)
-        cap = _number(get["capacity_parcels"], "capacity_parcels", 1.0, 1e6, bad, default=100.0)
+        cap = _number(get["capacity_parcels"], "capacity_parcels", 1.0, 1e6, bad,
+                      default=float(LOCKER_CAPACITY_PARCELS))
         problems.extend(Problem(file, row, f, v, a) for f, v, a in bad)
-        out.append((lid, lon, lat, int(cap), get["name"]))
+        out.append(Locker(locker_id=lid, lon=lon, lat=lat, capacity_parcels=int(cap),
+                          name=get["name"]))
     if problems:
         raise InputError(f"{file}: bad lockers", tuple(problems))
     return tuple(out)
@@ -313,11 +317,12 @@ def validate_lockers(table: pd.DataFrame, *, file: str) -> tuple[tuple[str, floa
 
 def build_stops(items: Sequence[SnappedParcel], *, config: PlanConfig,
                 max_load: tuple[int, float, float] | None = None,
-                lockers: Sequence[Locker] = ()) -> tuple[Stop, ...]:
+                lockers: Sequence[SnappedLocker] = ()) -> tuple[Stop, ...]:
     """Merge parcels for the same door into stops.
 
     Parcels join a stop when their snapped street points lie within ``merge_radius_m`` of
-    each other (transitively), or when they share a normalised address and lie within 50 m;
+    each other (transitively), or when they share a normalised address and lie within
+    ``address_radius_m``;
     parcels with different time windows stay apart (one visit cannot honour two windows).
     Service time = a base per stop + a time per parcel + the walk from the street to the door
     and back. A door with more parcels than the biggest vehicle carries (``max_load``: parcels,
@@ -342,7 +347,7 @@ def build_stops(items: Sequence[SnappedParcel], *, config: PlanConfig,
     extra = []
     for members in by_address.values():
         for j in members[1:]:
-            if math.dist(xy[members[0]], xy[j]) <= 50.0:
+            if math.dist(xy[members[0]], xy[j]) <= config.address_radius_m:
                 extra.append((members[0], j))
     edges = np.vstack([pairs.reshape(-1, 2), np.array(extra, dtype=np.int64).reshape(-1, 2)])
     n = len(items)
@@ -383,7 +388,7 @@ def build_stops(items: Sequence[SnappedParcel], *, config: PlanConfig,
             priority=any(p.priority for p in parcels),
             address=head.parcel.address,
         ))
-    by_id = {lk.locker_id: lk for lk in lockers}
+    by_id = {lk.locker.locker_id: lk for lk in lockers}
     for lid in sorted(at_locker):
         locker = by_id[lid]
         members = sorted(at_locker[lid], key=lambda i: items[i].parcel.row)
@@ -395,17 +400,18 @@ def build_stops(items: Sequence[SnappedParcel], *, config: PlanConfig,
             stops.append(Stop(
                 stop_id=f"S{len(stops) + 1:05d}",
                 parcel_ids=tuple(p.parcel_id for p in parcels),
-                lon=locker.lon, lat=locker.lat, snap=locker.snap, service_s=int(service),
+                lon=locker.locker.lon, lat=locker.locker.lat, snap=locker.snap,
+                service_s=int(service),
                 windows_s=(), delivery_parcels=len(parcels),
                 delivery_kg=sum(p.weight_kg for p in parcels),
                 delivery_l=sum(p.volume_l for p in parcels),
                 priority=any(p.priority for p in parcels),
-                address=f"locker {locker.name or locker.locker_id}", zone="locker",
+                address=f"locker {locker.locker.name or locker.locker.locker_id}", zone="locker",
             ))
     return tuple(stops)
 
 
-def _to_lockers(items: Sequence[SnappedParcel], label: np.ndarray, lockers: Sequence[Locker],
+def _to_lockers(items: Sequence[SnappedParcel], label: np.ndarray, lockers: Sequence[SnappedLocker],
                 config: PlanConfig) -> dict[str, list[int]]:
     """Return locker id -> parcels (item indices) that go there instead of their door."""
     if not lockers:
@@ -414,7 +420,7 @@ def _to_lockers(items: Sequence[SnappedParcel], label: np.ndarray, lockers: Sequ
     for i in range(len(items)):
         doors.setdefault(int(label[i]), []).append(i)
     tree = cKDTree(np.array([(lk.x_m, lk.y_m) for lk in lockers]))
-    room = [lk.capacity_parcels for lk in lockers]
+    room = [lk.locker.capacity_parcels for lk in lockers]
     out: dict[str, list[int]] = {}
     # Doors in input order, so the same file always fills the lockers the same way.
     for members in sorted(doors.values(), key=lambda m: min(items[i].parcel.row for i in m)):
@@ -428,7 +434,7 @@ def _to_lockers(items: Sequence[SnappedParcel], label: np.ndarray, lockers: Sequ
         for k in near:
             if room[k] >= len(members):
                 room[k] -= len(members)
-                out.setdefault(lockers[k].locker_id, []).extend(members)
+                out.setdefault(lockers[k].locker.locker_id, []).extend(members)
                 break
     return out
 

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import hashlib
-import html
+import io
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from courier.io import safe_filename
-from courier.model import REASONS, Plan, SortLine, Trip
+from courier.model import REASONS, DayPlan, SortLine, Trip
+from courier.text import esc, hhmm
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -25,7 +25,7 @@ def _version(package: str) -> str:
         return "unknown"
 
 
-def summary(plan: Plan, *, previous: Mapping[str, str] | None = None) -> dict[str, Any]:
+def summary(plan: DayPlan, *, previous: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Return the plan's KPIs; ``parcels`` always satisfies input = planned + unassigned + rejected.
 
     ``previous`` is yesterday's assignment ({location key: courier}): with it, ``districts``
@@ -53,7 +53,7 @@ def summary(plan: Plan, *, previous: Mapping[str, str] | None = None) -> dict[st
         per[c.courier_id]["duration_s"] = (max(t.return_s for t in mine) - min(t.depart_s for t in mine)
                                            if mine else 0)
         lunch = plan.breaks.get(c.courier_id)
-        per[c.courier_id]["lunch"] = f"{_hhmm(lunch[0])}-{_hhmm(lunch[1])}" if lunch else ""
+        per[c.courier_id]["lunch"] = f"{hhmm(lunch[0])}-{hhmm(lunch[1])}" if lunch else ""
     used = [r for r in per.values() if r["trips"]]
     durations = [r["duration_s"] for r in used]
     mean = sum(durations) / len(durations) if durations else 0.0
@@ -96,7 +96,7 @@ def summary(plan: Plan, *, previous: Mapping[str, str] | None = None) -> dict[st
     }
 
 
-def _district_metrics(plan: Plan, previous: Mapping[str, str] | None) -> dict[str, Any]:
+def _district_metrics(plan: DayPlan, previous: Mapping[str, str] | None) -> dict[str, Any]:
     """Zone re-entries per trip and, given yesterday's assignment, day-to-day stability."""
     from courier.districts import stability, zone_reentries
 
@@ -117,7 +117,7 @@ def _district_metrics(plan: Plan, previous: Mapping[str, str] | None) -> dict[st
 # --------------------------------------------------------------------------------------------
 # The station manager's one-page report and the printable sort sheets.
 #
-# Every piece of user text (ids, names, addresses, reasons) goes through ``_esc``; the pages load
+# Every piece of user text (ids, names, addresses, reasons) goes through ``esc``; the pages load
 # nothing from outside (inline CSS, figures are files beside the page).
 
 # Matplotlib families that draw Chinese, tried in this order when installed; DejaVu Sans last.
@@ -126,27 +126,15 @@ _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuan
 _MANY_COURIERS = 12  # more than this and a per-courier legend is unreadable
 
 
-def _esc(text: object) -> str:
-    """Escape untrusted text for HTML text and attribute values."""
-    return html.escape(str(text), quote=True)
-
-
-def _hhmm(seconds: int) -> str:
-    # Seconds from midnight of the plan day; past midnight shows as 24:xx, 25:xx, ...
-    seconds = max(int(seconds), 0)
-    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
-
-
 def _num(value: float, decimals: int = 1) -> str:
     return f"{value:,.{decimals}f}"
 
 
-sheet_filename = safe_filename
 
 
 def _unique_names(courier_ids: Sequence[str]) -> dict[str, str]:
     """Map each id to its sheet stem; ids equal but for case get a hash (case-blind disks)."""
-    stems = {cid: sheet_filename(cid) for cid in courier_ids}
+    stems = {cid: safe_filename(cid) for cid in courier_ids}
     folded = Counter(s.casefold() for s in stems.values())
     for cid, stem in stems.items():
         if folded[stem.casefold()] > 1:
@@ -158,7 +146,7 @@ def _unique_names(courier_ids: Sequence[str]) -> dict[str, str]:
 # Numbers behind the figures
 
 
-def _time_split_s(plan: Plan) -> dict[str, dict[str, int]]:
+def _time_split_s(plan: DayPlan) -> dict[str, dict[str, int]]:
     """Return per courier the seconds driving, in service, waiting and at the station between trips.
 
     Service is ``departure_s - start_s`` and waiting ``start_s - arrival_s`` of every visit;
@@ -185,7 +173,7 @@ def _time_split_s(plan: Plan) -> dict[str, dict[str, int]]:
     return split
 
 
-def _courier_ids(plan: Plan) -> list[str]:
+def _courier_ids(plan: DayPlan) -> list[str]:
     ids = [c.courier_id for c in plan.couriers]
     extra = sorted({t.courier_id for t in plan.trips} - set(ids))
     return ids + extra
@@ -199,14 +187,13 @@ def _plot_font(family_names: set[str]) -> list[str]:
     return [f for f in _CJK_FONTS if f in family_names] + ["DejaVu Sans"]
 
 
-def _write_figures(plan: Plan, fig_dir: Path) -> list[Path]:
-    """Draw the three report figures as PNG files in ``fig_dir`` and return their paths."""
+def _figures(plan: DayPlan) -> dict[str, bytes]:
+    """Draw the three report figures; return {file name: PNG bytes}."""
     # Figures without pyplot: no global backend switch, no figure registry to leak into.
     import matplotlib
     from matplotlib import font_manager
 
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    paths: list[Path] = []
+    out: dict[str, bytes] = {}
     families = {f.name for f in font_manager.fontManager.ttflist}
     with matplotlib.rc_context({
         "font.family": "sans-serif",
@@ -223,13 +210,13 @@ def _write_figures(plan: Plan, fig_dir: Path) -> list[Path]:
         for name, draw in (("workload.png", _fig_workload), ("arrivals.png", _fig_arrivals),
                            ("load.png", _fig_load)):
             fig = draw(plan)
-            path = fig_dir / name
-            fig.savefig(path, dpi=110, metadata={"Software": None})
-            paths.append(path)
-    return paths
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
+            out[name] = buffer.getvalue()
+    return out
 
 
-def _fig_workload(plan: Plan) -> Figure:
+def _fig_workload(plan: DayPlan) -> Figure:
     from matplotlib.figure import Figure
 
     split = _time_split_s(plan)
@@ -257,7 +244,7 @@ def _fig_workload(plan: Plan) -> Figure:
     return fig
 
 
-def _fig_arrivals(plan: Plan) -> Figure:
+def _fig_arrivals(plan: DayPlan) -> Figure:
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -288,7 +275,7 @@ def _fig_arrivals(plan: Plan) -> Figure:
     return fig
 
 
-def _fig_load(plan: Plan) -> Figure:
+def _fig_load(plan: DayPlan) -> Figure:
     from matplotlib.figure import Figure
 
     capacity = {c.courier_id: c.capacity_parcels for c in plan.couriers}
@@ -338,36 +325,23 @@ th{background:#f3f3f3}td.n,th.n{text-align:right;font-variant-numeric:tabular-nu
 """
 
 
-def write_report(plan: Plan, summary: dict[str, Any], out_dir: Path) -> Path:
-    """Write the station manager's one-page ``report.html`` and its PNG figures; return the page.
+def report_files(plan: DayPlan, summary: dict[str, Any]) -> dict[str, str | bytes]:
+    """Return the station manager's one-page report: ``report.html`` and its PNG figures.
 
-    The numbers come from ``summary`` (the output of :func:`summary`); the figures
-    (``figures/workload.png``, ``arrivals.png``, ``load.png``) and the courier table from the plan.
-
-    Parameters
-    ----------
-    plan
-        The plan to report on.
-    summary
-        ``summary(plan)``, possibly with the CLI's measured ``timings_s``.
-    out_dir
-        Folder for ``report.html`` and ``figures/``; created if missing.
+    The numbers come from ``summary`` (the output of :func:`summary`, with the measured
+    timings); the figures (``figures/workload.png``, ``arrivals.png``, ``load.png``) and the
+    courier table from the plan. Keys are paths relative to the plan folder.
     """
-    from courier.io import write_text
-
-    figures = _write_figures(plan, out_dir / "figures")
-    page = _report_html(plan, summary, [f"figures/{p.name}" for p in figures])
-    path = out_dir / "report.html"
-    write_text(path, page)
-    return path
+    figures = {f"figures/{name}": png for name, png in _figures(plan).items()}
+    return {"report.html": _report_html(plan, summary, list(figures)), **figures}
 
 
 def _kpi(value: str, label: str, *, warn: bool = False) -> str:
     cls = "kpi warn" if warn else "kpi"
-    return f'<div class="{cls}"><b>{_esc(value)}</b><span>{_esc(label)}</span></div>'
+    return f'<div class="{cls}"><b>{esc(value)}</b><span>{esc(label)}</span></div>'
 
 
-def _report_html(plan: Plan, summary: dict[str, Any], figures: Sequence[str]) -> str:
+def _report_html(plan: DayPlan, summary: dict[str, Any], figures: Sequence[str]) -> str:
     parcels = summary["parcels"]
     totals = summary["totals"]
     by_reason: dict[str, int] = summary.get("unassigned_by_reason", {})
@@ -397,8 +371,8 @@ def _report_html(plan: Plan, summary: dict[str, Any], figures: Sequence[str]) ->
         reasons_text.setdefault(u.reason_code, u.reason)
     if by_reason:
         rows = "".join(
-            f"<tr><td>{_esc(code)}</td><td class=n>{count:,}</td>"
-            f"<td>{_esc(reasons_text.get(code) or REASONS.get(code, ''))}</td></tr>"
+            f"<tr><td>{esc(code)}</td><td class=n>{count:,}</td>"
+            f"<td>{esc(reasons_text.get(code) or REASONS.get(code, ''))}</td></tr>"
             for code, count in by_reason.items()
         )
         unassigned = ("<table><thead><tr><th>reason</th><th class=n>parcels</th><th>meaning</th>"
@@ -415,16 +389,16 @@ def _report_html(plan: Plan, summary: dict[str, Any], figures: Sequence[str]) ->
     for row in summary["couriers"]:
         cid = row["courier_id"]
         mine = trips_of.get(cid, [])
-        first = _hhmm(min(t.depart_s for t in mine)) if mine else "–"
-        last = _hhmm(max(t.return_s for t in mine)) if mine else "–"
+        first = hhmm(min(t.depart_s for t in mine)) if mine else "–"
+        last = hhmm(max(t.return_s for t in mine)) if mine else "–"
         table_rows.append(
-            f"<tr><td>{_esc(cid)}</td><td>{_esc(names.get(cid, ''))}</td>"
-            f"<td>{_esc(row.get('vehicle', ''))}</td>"
+            f"<tr><td>{esc(cid)}</td><td>{esc(names.get(cid, ''))}</td>"
+            f"<td>{esc(row.get('vehicle', ''))}</td>"
             f"<td class=n>{row['trips']}</td><td class=n>{row['stops']}</td>"
             f"<td class=n>{row['parcels']}</td><td class=n>{_num(row['distance_m'] / 1000)}</td>"
             f"<td class=n>{_num(row['duration_s'] / 3600, 2)}</td>"
             f"<td class=n>{first}</td><td class=n>{last}</td>"
-            f"<td class=n>{_esc(row.get('lunch') or '–')}</td></tr>"
+            f"<td class=n>{esc(row.get('lunch') or '–')}</td></tr>"
         )
     couriers = (
         "<table><thead><tr><th>courier</th><th>name</th><th>vehicle</th><th class=n>trips</th>"
@@ -442,20 +416,20 @@ def _report_html(plan: Plan, summary: dict[str, Any], figures: Sequence[str]) ->
     # The two bar charts side by side, the arrivals over the day below them at full width.
     order = {"workload.png": 0, "load.png": 1, "arrivals.png": 2}
     imgs = "".join(
-        f'<img src="{_esc(src)}" alt="{_esc(alts.get(base, src))}"'
+        f'<img src="{esc(src)}" alt="{esc(alts.get(base, src))}"'
         f'{" class=wide" if base == "arrivals.png" else ""}>'
         for src, base in sorted(((f, f.rsplit("/", 1)[-1]) for f in figures),
                                 key=lambda fb: order.get(fb[1], 9))
     )
-    station = _esc(plan.station.name)
-    meta = (f"seed {_esc(summary.get('seed', plan.seed))} · streets "
-            f"{_esc(summary.get('streets', plan.streets_source) or '–')} · courier "
-            f"{_esc(summary.get('versions', {}).get('courier', '?'))}")
+    station = esc(plan.station.name)
+    meta = (f"seed {esc(summary.get('seed', plan.seed))} · streets "
+            f"{esc(summary.get('streets', plan.streets_source) or '–')} · courier "
+            f"{esc(summary.get('versions', {}).get('courier', '?'))}")
     return (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
         '<meta name=viewport content="width=device-width,initial-scale=1">'
         f"<title>Delivery plan – {station}</title><style>{_REPORT_CSS}</style></head><body>"
-        f"<h1>Delivery plan – {station}</h1><p class=sub>{_esc(intro)}</p>"
+        f"<h1>Delivery plan – {station}</h1><p class=sub>{esc(intro)}</p>"
         f"<div class=kpis>{''.join(kpis)}</div>"
         f"<h2>Not planned</h2>{unassigned}"
         f"<h2>Couriers</h2>{couriers}"
@@ -499,29 +473,21 @@ _SHEET_HOW = (
 )
 
 
-def write_sort_sheets(plan: Plan, out_dir: Path) -> list[Path]:
-    """Write one printable HTML sort sheet per courier to ``out_dir/sheets/``; return the paths.
+def sort_sheet_files(plan: DayPlan) -> dict[str, str]:
+    """Return one printable HTML sort sheet per courier, keyed ``sheets/sort-<id>.html``.
 
-    Files are ``sort-<courier id>.html`` with the id made safe by :func:`sheet_filename`. A
-    sheet groups the courier's parcels by trip, then bag, with a big bag label per block and
-    the parcels in load order (load position 1 first into the bag); pickups of each trip are
-    listed apart, to be collected on the way.
+    The id is made safe by :func:`courier.io.safe_filename`. A sheet groups the courier's
+    parcels by trip, then bag, with a big bag label per block and the parcels in load order
+    (load position 1 first into the bag); pickups of each trip are listed apart, to be
+    collected on the way.
     """
-    from courier.io import write_text
-
     ids = [c.courier_id for c in plan.couriers]
     ids += sorted({s.courier_id for s in plan.sort_lines} - set(ids))
     stems = _unique_names(ids)
-    sheets = out_dir / "sheets"
-    paths = []
-    for cid in ids:
-        path = sheets / f"sort-{stems[cid]}.html"
-        write_text(path, _sheet_html(plan, cid))
-        paths.append(path)
-    return paths
+    return {f"sheets/sort-{stems[cid]}.html": _sheet_html(plan, cid) for cid in ids}
 
 
-def _sheet_html(plan: Plan, courier_id: str) -> str:
+def _sheet_html(plan: DayPlan, courier_id: str) -> str:
     courier = next((c for c in plan.couriers if c.courier_id == courier_id), None)
     parcels = {p.parcel_id: p for p in plan.parcels}
     stops = {s.stop_id: s for s in plan.stops}
@@ -533,13 +499,13 @@ def _sheet_html(plan: Plan, courier_id: str) -> str:
         stop = stops.get(line.stop_id)
         return (parcel.address if parcel and parcel.address else stop.address if stop else "")
 
-    who = _esc(courier_id)
-    name = f" – {_esc(courier.name)}" if courier and courier.name else ""
-    vehicle = f" · {_esc(courier.vehicle)}" if courier else ""
+    who = esc(courier_id)
+    name = f" – {esc(courier.name)}" if courier and courier.name else ""
+    vehicle = f" · {esc(courier.vehicle)}" if courier else ""
     delivered = [s for s in lines if s.bag > 0]
     n_bags = len({(s.trip, s.bag) for s in delivered})
     brk = plan.breaks.get(courier_id)
-    lunch = f" · lunch {_hhmm(brk[0])}-{_hhmm(brk[1])}" if brk else ""
+    lunch = f" · lunch {hhmm(brk[0])}-{hhmm(brk[1])}" if brk else ""
     head = (f"<h1>Sort sheet {who}{name}</h1>"
             f"<p class=order>{len(trips)} trip(s){vehicle} · {len(delivered)} parcel(s) in "
             f"{n_bags} bag(s) · {len(lines) - len(delivered)} pickup(s){lunch}</p>"
@@ -549,7 +515,7 @@ def _sheet_html(plan: Plan, courier_id: str) -> str:
         trip = trips.get(trip_no)
         mine = [s for s in lines if s.trip == trip_no]
         bags = sorted({s.bag for s in mine if s.bag > 0})
-        when = (f"departs {_hhmm(trip.depart_s)}, back {_hhmm(trip.return_s)} · "
+        when = (f"departs {hhmm(trip.depart_s)}, back {hhmm(trip.return_s)} · "
                 f"{len(trip.visits)} stop(s) · " if trip else "")
         load = (" · load the vehicle: " + ", ".join(f"bag {b}" for b in reversed(bags))
                 if len(bags) > 1 else "")
@@ -559,8 +525,8 @@ def _sheet_html(plan: Plan, courier_id: str) -> str:
             in_bag = sorted((s for s in mine if s.bag == bag), key=lambda s: s.load_position)
             rows = "".join(
                 f"<tr><td class=box>☐</td><td class='n pos'>{s.load_position}</td>"
-                f"<td class=pid>{_esc(s.parcel_id)}</td><td class=n>{s.seq}</td>"
-                f"<td class=addr>{_esc(address(s))}</td></tr>"
+                f"<td class=pid>{esc(s.parcel_id)}</td><td class=n>{s.seq}</td>"
+                f"<td class=addr>{esc(address(s))}</td></tr>"
                 for s in in_bag
             )
             blocks.append(
@@ -573,8 +539,8 @@ def _sheet_html(plan: Plan, courier_id: str) -> str:
         pickups = sorted((s for s in mine if s.bag == 0), key=lambda s: (s.seq, s.parcel_id))
         if pickups:
             rows = "".join(
-                f"<tr><td class=box>☐</td><td class=n>{s.seq}</td><td class=pid>{_esc(s.parcel_id)}</td>"
-                f"<td class=addr>{_esc(address(s))}</td></tr>"
+                f"<tr><td class=box>☐</td><td class=n>{s.seq}</td><td class=pid>{esc(s.parcel_id)}</td>"
+                f"<td class=addr>{esc(address(s))}</td></tr>"
                 for s in pickups
             )
             blocks.append(

@@ -35,12 +35,13 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from courier.config import VehicleProfile
 from courier.errors import InputError
-from courier.model import FloatArray, IntArray, Snap, StreetGraph
+from courier.model import UNREACHABLE, FloatArray, IntArray, Snap, StreetGraph
 
 __all__ = [
     "UNREACHABLE",
     "TravelMatrix",
     "fragment_distance_m",
+    "from_networkx",
     "load_graph",
     "project",
     "snap_points",
@@ -50,9 +51,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Time/distance of a pair with no path. Far below the int64 limit so that sums of a few of them
-# (route costs in the solver) cannot overflow.
-UNREACHABLE = int(np.iinfo(np.int64).max // 4)
 
 # Bump whenever the graph-building rules or the cache layout change: old caches then miss.
 _CACHE_FORMAT = 1
@@ -227,9 +225,12 @@ def _read_osm(path: Path, profile: VehicleProfile, bbox: Any) -> _Segments:
 
 
 def _as_list(value: Any) -> list[str]:
-    # OSMnx writes merged attributes as a Python list literal, e.g. "['primary', 'secondary']".
+    # OSMnx keeps merged attributes as lists; in GraphML it writes them as a Python list
+    # literal, e.g. "['primary', 'secondary']".
     if value is None:
         return []
+    if isinstance(value, list | tuple | set):
+        return [str(v) for v in value]
     text = str(value)
     if text.startswith("["):
         with contextlib.suppress(ValueError, SyntaxError):
@@ -244,19 +245,45 @@ def _read_graphml(path: Path, profile: VehicleProfile, bbox: Any) -> _Segments:
         g = nx.read_graphml(path)
     except Exception as exc:  # any parse failure means a bad input file
         raise InputError(f"cannot read GraphML from {path}: {exc}") from None
-    node_int: dict[Any, int] = {}
-    node_xy: dict[Any, tuple[float, float]] = {}
+    return _networkx_segments(g, profile, bbox, source=str(path))
+
+
+def _node_lonlat(g: Any, source: str) -> dict[Any, tuple[float, float]]:
+    """Return every node's (lon, lat) in WGS-84; a projected graph (its ``crs``) is unprojected."""
+    xy: dict[Any, tuple[float, float]] = {}
     for node, data in g.nodes(data=True):
         try:
-            node_int[node] = int(node)
-            node_xy[node] = (float(data["x"]), float(data["y"]))
-        except (KeyError, ValueError):
-            raise InputError(
-                f"{path}: node {node!r} needs an integer id and x/y (lon/lat) attributes"
-            ) from None
-    # Interior points of simplified OSMnx edges have no ids: give each distinct coordinate a
-    # negative id so both directions of a street share the same interior nodes.
-    synthetic: dict[tuple[float, float], int] = {}
+            xy[node] = (float(data["x"]), float(data["y"]))
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{source}: node {node!r} needs x/y (lon/lat) attributes") from None
+    crs = g.graph.get("crs")
+    if crs is not None and xy and not pyproj.CRS.from_user_input(crs).is_geographic:
+        to_lonlat = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        nodes = list(xy)
+        lon, lat = to_lonlat.transform([xy[n][0] for n in nodes], [xy[n][1] for n in nodes])
+        xy = {n: (float(x), float(y)) for n, x, y in zip(nodes, lon, lat, strict=True)}
+    return xy
+
+
+def _networkx_segments(g: Any, profile: VehicleProfile, bbox: Any, *, source: str) -> _Segments:
+    """Return the street segments of a networkx graph as OSMnx builds it (or reads GraphML).
+
+    Nodes need ``x``/``y``; edges are used as present: ``highway`` (a class or a list of
+    them) selects and times the edge, ``access``/``area`` may close it, ``maxspeed`` caps it,
+    ``geometry`` (shapely or WKT) gives the interior points of a simplified edge, ``name``
+    names it. OSMnx graphs are already directed (a two-way street is two edges); only a
+    profile that ignores one-way rules adds the reverse.
+    """
+    node_xy = _node_lonlat(g, source)
+    # OSM node ids where the graph has them; other ids and the interior points of simplified
+    # edges get negative ids of their own, so both directions of a street share their nodes.
+    synthetic: dict[Any, int] = {}
+
+    def node_id(node: Any) -> int:
+        if isinstance(node, int | np.integer) or (isinstance(node, str) and node.lstrip("-").isdigit()):
+            return int(node)
+        return synthetic.setdefault(("node", node), -1 - len(synthetic))
+
     segs = _Segments()
     for u, v, data in g.edges(data=True):
         classes = [c for c in _as_list(data.get("highway")) if c in profile.speed_kph]
@@ -270,29 +297,61 @@ def _read_graphml(path: Path, profile: VehicleProfile, bbox: Any) -> _Segments:
             tag_kph = _parse_maxspeed_kph(ms)
             if tag_kph is not None:
                 speed_kph = min(speed_kph, tag_kph)
-        coords = [node_xy[u]]
-        geometry = data.get("geometry")
-        if geometry:
-            try:
-                line = shapely.from_wkt(str(geometry))
-                coords += [tuple(c) for c in shapely.get_coordinates(line)[1:-1].tolist()]
-            except shapely.errors.GEOSException:
-                logger.warning("%s: ignoring unreadable geometry on edge %s-%s", path, u, v)
-        coords.append(node_xy[v])
-        refs = [node_int[u]]
-        for c in coords[1:-1]:
-            refs.append(synthetic.setdefault((c[0], c[1]), -1 - len(synthetic)))
-        refs.append(node_int[v])
+        coords = [node_xy[u], *_interior(data.get("geometry"), source, (u, v)), node_xy[v]]
         if bbox is not None and not any(_in_bbox(x, y, bbox) for x, y in coords):
             continue
-        # OSMnx graphs are already directed (a two-way street is two edges); only a profile
-        # that ignores one-way rules adds the reverse.
+        refs = [node_id(u),
+                *(synthetic.setdefault((c[0], c[1]), -1 - len(synthetic)) for c in coords[1:-1]),
+                node_id(v)]
         segs.add_way(
             refs, [c[0] for c in coords], [c[1] for c in coords], fwd=True,
             bwd=not profile.oneway, speed_kph=speed_kph,
             name="; ".join(_as_list(data.get("name"))),
         )
     return segs
+
+
+def _interior(geometry: Any, source: str, edge: tuple[Any, Any]) -> list[tuple[float, float]]:
+    """Return the interior points of an edge's geometry (shapely or WKT), none without one."""
+    if geometry is None or geometry == "":
+        return []
+    try:
+        line = geometry if isinstance(geometry, shapely.Geometry) else shapely.from_wkt(str(geometry))
+        return [(float(x), float(y)) for x, y in shapely.get_coordinates(line)[1:-1].tolist()]
+    except shapely.errors.GEOSException:
+        logger.warning("%s: ignoring unreadable geometry on edge %s-%s", source, *edge)
+        return []
+
+
+def from_networkx(g: Any, *, profile: VehicleProfile,
+                  bbox: tuple[float, float, float, float] | None = None) -> StreetGraph:
+    """Return a networkx street graph (an OSMnx ``MultiDiGraph`` or a ``DiGraph``) for one profile.
+
+    The graph is read as :func:`load_graph` reads an OSMnx ``.graphml`` file: nodes need
+    ``x``/``y`` (lon/lat, or metres with a projected ``crs`` graph attribute); edges use
+    ``highway``, ``oneway`` (through their direction), ``maxspeed``, ``access``, ``geometry``
+    and ``name`` where present. The result keeps the compiled hot path (flat arrays, only the
+    largest strongly connected part); :meth:`StreetGraph.to_networkx` gives it back.
+
+    Raises
+    ------
+    InputError
+        A node without coordinates, or no street usable by ``profile``.
+    """
+    source = str(g.graph.get("name") or f"networkx graph ({g.number_of_nodes()} nodes, "
+                                        f"{g.number_of_edges()} edges)")
+    bbox = _checked_bbox(bbox, source)
+    segs = _networkx_segments(g, profile, bbox, source=source)
+    return _build_graph(segs, source=source, profile=profile, bbox=bbox)
+
+
+def _checked_bbox(bbox: Any, source: str) -> tuple[float, float, float, float] | None:
+    if bbox is None:
+        return None
+    w, s, e, n = (float(c) for c in bbox)
+    if not (w < e and s < n):
+        raise InputError(f"{source}: bbox {bbox} must be (west, south, east, north)")
+    return (w, s, e, n)
 
 
 def _utm_crs(lon: float, lat: float) -> str:
@@ -308,7 +367,7 @@ def _transformers(crs_metric: str) -> tuple[pyproj.Transformer, pyproj.Transform
 
 
 def _build_graph(
-    segs: _Segments, *, source: Path, profile: VehicleProfile,
+    segs: _Segments, *, source: Path | str, profile: VehicleProfile,
     bbox: tuple[float, float, float, float] | None,
 ) -> StreetGraph:
     """Turn raw segments into directed, cleaned, strongly connected flat arrays."""
@@ -534,11 +593,7 @@ def load_graph(
         )
     if not path.is_file():
         raise InputError(f"street file {path} does not exist (allowed: {', '.join(_SUFFIXES)})")
-    if bbox is not None:
-        w, s, e, n = (float(c) for c in bbox)
-        if not (w < e and s < n):
-            raise InputError(f"{path}: bbox {bbox} must be (west, south, east, north)")
-        bbox = (w, s, e, n)
+    bbox = _checked_bbox(bbox, str(path))
     target = None
     if cache_dir is not None:
         target = Path(cache_dir) / f"streets-{_cache_key(path, profile, bbox)}.npz"

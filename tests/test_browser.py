@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from courier import maps
-from courier.model import Plan
+from courier.io import write_files
+from courier.model import DayPlan
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -34,12 +35,12 @@ from test_maps import ODD_COURIER, make_plan  # noqa: E402  (tests/ is on sys.pa
 
 
 @pytest.fixture(scope="module")
-def plan() -> Plan:
+def plan() -> DayPlan:
     return make_plan()
 
 
 @pytest.fixture(scope="module")
-def pages(plan: Plan, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def pages(plan: DayPlan, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     import geopandas
     from shapely.geometry import box
 
@@ -50,7 +51,7 @@ def pages(plan: Plan, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Pat
     )
     out = tmp_path_factory.mktemp("maps")
     # Default OSM tiles: they fail offline, on purpose (the pages must work without them).
-    paths = maps.write_maps(plan, out, districts=districts)
+    paths = write_files(out, maps.map_pages(plan, districts=districts))
     return {p.stem: p for p in paths}
 
 
@@ -110,7 +111,7 @@ def _screenshot(driver: Any, name: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / name))
 
 
-def test_courier_map_on_a_phone(driver: Any, pages: dict[str, Path], plan: Plan) -> None:
+def test_courier_map_on_a_phone(driver: Any, pages: dict[str, Path], plan: DayPlan) -> None:
     _open(driver, pages["courier-C1"], 390, 844, mobile=True)
     assert driver.execute_script("return [innerWidth, innerHeight]") == [390, 844]
     n_stops = sum(len(t.visits) for t in plan.trips if t.courier_id == "C1")
@@ -152,7 +153,7 @@ def test_courier_map_on_a_phone(driver: Any, pages: dict[str, Path], plan: Plan)
     assert _severe_errors(driver) == []
 
 
-def test_overview_map(driver: Any, pages: dict[str, Path], plan: Plan) -> None:
+def test_overview_map(driver: Any, pages: dict[str, Path], plan: DayPlan) -> None:
     _open(driver, pages["overview"], 1280, 900, mobile=False)
     assert driver.find_elements(By.CSS_SELECTOR, ".leaflet-overlay-pane svg path")
     assert len(driver.find_elements(By.CSS_SELECTOR, ".cm-x")) == 2  # two unplanned spots

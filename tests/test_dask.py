@@ -108,23 +108,22 @@ def own_cluster() -> Iterator[Cluster]:
 
 def _town_day(parcels: int, couriers: int, seed: int = 3):
     """A synthetic day on the tiny town with several couriers, hence several districts."""
-    from courier.bench.load import synth_day
+    from dataclasses import replace
+
+    from courier.bench.load import synth_inputs
     from courier.config import PROFILES
     from courier.streets import load_graph
 
     graph = load_graph(DATA / "tiny_town.osm", profile=PROFILES["etricycle"])
-    day = synth_day(graph, parcels=parcels, couriers=couriers, seed=seed)
-    return graph, day
+    inputs = synth_inputs(graph, parcels=parcels, couriers=couriers, seed=seed)
+    return graph, replace(inputs.day, station_lonlat=(114.0, 22.5))
 
 
 def _plan(graph, day, *, client=None, **config):
     from courier.config import PlanConfig
     from courier.pipeline import plan
 
-    parcels, rejects, roster, count = day
-    return plan(parcels=parcels, rejects=rejects, couriers=roster, station_lonlat=(114.0, 22.5),
-                graphs={"etricycle": graph}, config=PlanConfig(**config), input_count=count,
-                client=client)
+    return plan(day, {"etricycle": graph}, PlanConfig(**config), client=client)
 
 
 def test_cluster_gives_exactly_the_local_plan(cluster: Cluster) -> None:
@@ -187,7 +186,7 @@ def test_killing_a_worker_mid_run_loses_no_parcel(own_cluster: Cluster) -> None:
         victim = None
         while victim is None and time.monotonic() < deadline:
             busy = [w for w, keys in client.processing().items()
-                    if any("solve_district" in str(k) for k in keys)]
+                    if any("route_with" in str(k) for k in keys)]
             victim = busy[0] if busy else None
             time.sleep(0.05)
         assert victim is not None, "no district task ever reached a worker"
@@ -199,7 +198,7 @@ def test_killing_a_worker_mid_run_loses_no_parcel(own_cluster: Cluster) -> None:
     assert "error" not in done, repr(done.get("error"))
     plan = done["plan"]
     summary = report.summary(plan)  # type: ignore[arg-type]
-    parcels, _, _, count = day
+    parcels, count = day.parcels, day.rows
     placed = [line.parcel_id for line in plan.sort_lines] + [u.parcel_id for u in plan.unassigned]  # type: ignore[attr-defined]
     assert len(placed) == len(set(placed))
     assert sorted(placed) == sorted(p.parcel_id for p in parcels)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from shapely.geometry import box
 
+from courier.config import DistrictConfig
 from courier.districts import (
-    DistrictOptions,
     auto_districts,
     district_polygons,
     fixed_districts,
@@ -60,7 +60,7 @@ def test_auto_districts_balance_estimated_work(seed: int) -> None:
     result = auto_districts(stops, _couriers(8), xy_m=xy, station_xy_m=(0.0, 0.0))
     assert set(result.courier_of) == {s.stop_id for s in stops}
     assert result.work_s is not None
-    assert _ratio(dict(result.work_s)) <= DistrictOptions().balance + 0.02
+    assert _ratio(dict(result.work_s)) <= DistrictConfig().balance + 0.02
     assert min(result.work_s.values()) / np.mean(list(result.work_s.values())) >= 0.9
 
 
@@ -131,7 +131,7 @@ def test_previous_day_keeps_couriers_in_their_areas() -> None:
     assert share >= 0.8
     assert share > stability(fresh.courier_of, stops2, yesterday)[0]
     assert kept.work_s is not None
-    assert _ratio(dict(kept.work_s)) <= DistrictOptions().balance + 0.02
+    assert _ratio(dict(kept.work_s)) <= DistrictConfig().balance + 0.02
 
 
 def test_previous_couriers_use_the_nearest_cell_within_the_radius() -> None:
@@ -202,7 +202,7 @@ def test_auto_districts_on_a_street_graph_balance_and_stay_deterministic() -> No
     b = auto_districts(stops, _couriers(6), xy_m=xy, station_xy_m=(950.0, 950.0), graph=graph)
     assert a.courier_of == b.courier_of
     assert a.work_s is not None
-    assert _ratio(dict(a.work_s)) <= DistrictOptions().balance + 0.02
+    assert _ratio(dict(a.work_s)) <= DistrictConfig().balance + 0.02
 
 
 def test_fixed_districts_join_polygons_and_list_stops_outside() -> None:

@@ -15,6 +15,7 @@ from courier.coords import gcj02_to_wgs84
 from courier.errors import InputError
 from courier.history import (
     VARIANTS,
+    CompareParams,
     HistoryResult,
     aoi_reentries,
     aoi_switches,
@@ -36,7 +37,7 @@ def lade() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def lade_result(lade: pd.DataFrame) -> HistoryResult:
-    return compare(lade, **FAST)
+    return compare(lade, CompareParams(**FAST))
 
 
 def _route(result: HistoryResult, courier_id: str, day: str, variant: str) -> list[str]:
@@ -212,16 +213,16 @@ def test_leave_one_day_out_never_reads_the_scored_day(lade: pd.DataFrame) -> Non
     changed.loc[other, "delivered_s"] = 86_400 - changed.loc[other, "delivered_s"]
     assert learn_aoi_positions(changed, courier_id="101", day="0602") != before
     # And the scored day's plan in compare() does not move either.
-    a = compare(lade, min_stops=6, time_limit_s=0.1, solution_limit=200)
+    a = compare(lade, CompareParams(min_stops=6, time_limit_s=0.1, solution_limit=200))
     b_hist = lade.copy()
     b_hist.loc[scored, "delivered_s"] = 86_400 - b_hist.loc[scored, "delivered_s"]
-    b = compare(b_hist, min_stops=6, time_limit_s=0.1, solution_limit=200)
+    b = compare(b_hist, CompareParams(min_stops=6, time_limit_s=0.1, solution_limit=200))
     assert _route(a, "101", "0602", "zone_by_zone") == _route(b, "101", "0602", "zone_by_zone")
 
 
 def test_unknown_aoi_joins_nearest_zone_and_nothing_is_dropped() -> None:
     h = read_history(DATA / "history_plain.csv", fmt="csv")
-    res = compare(h, min_stops=2, time_limit_s=0.1)
+    res = compare(h, CompareParams(min_stops=2, time_limit_s=0.1))
     assert len(res.days) == 3
     # c2 has no AOIs and a single day: no zone order, the plan is the plain shortest one.
     c2 = _day(res, "c2", "2026-11-11")
@@ -230,19 +231,19 @@ def test_unknown_aoi_joins_nearest_zone_and_nothing_is_dropped() -> None:
 
 
 def test_one_zone_band_imposes_no_order(lade: pd.DataFrame) -> None:
-    res = compare(lade, zone_bands=1, **FAST)
+    res = compare(lade, CompareParams(zone_bands=1, **FAST))
     assert (res.days["zones"] == 1).all()
     day = _day(res, "101", "0603")
     assert day["zone_by_zone_distance_m"] == day["shortest_distance_m"]
-    two = _day(compare(lade, zone_bands=2, **FAST), "101", "0603")
+    two = _day(compare(lade, CompareParams(zone_bands=2, **FAST)), "101", "0603")
     assert two["zones"] == 2
 
 
 def test_compare_rejects_bad_parameters(lade: pd.DataFrame) -> None:
     with pytest.raises(ValueError):
-        compare(lade, detour=0.5)
+        CompareParams(detour=0.5)
     with pytest.raises(ValueError):
-        compare(lade, zone_bands=0)
+        CompareParams(zone_bands=0)
     with pytest.raises(ValueError, match="read_history"):
         compare(lade.drop(columns=["aoi"]))
 
@@ -254,7 +255,7 @@ def test_compare_rejects_bad_parameters(lade: pd.DataFrame) -> None:
 def test_write_outputs_files_and_escaping(lade: pd.DataFrame, tmp_path: Path) -> None:
     h = lade.copy()
     h["courier_id"] = h["courier_id"].replace({"101": "<b>101&</b>", "202": "<i>202</i>"})
-    res = compare(h, **FAST)
+    res = compare(h, CompareParams(**FAST))
     write_outputs(res, h, tmp_path)
     for name in ("history.json", "history.csv", "routes.csv", "report.html", "saving_hist.png",
                  "similarity.png", "example_day.png"):
@@ -279,7 +280,7 @@ def test_region31_two_couriers() -> None:
     assert len(h) == 8818 and h["courier_id"].nunique() == 12
     assert np.isfinite(h["station_lon"]).all()
     sub = h[h["courier_id"].isin(["3073", "4322"])]
-    res = compare(sub, time_limit_s=0.1)
+    res = compare(sub, CompareParams(time_limit_s=0.1))
     assert len(res.days) >= 3
     assert set(res.days["courier_id"]) <= {"3073", "4322"}
     assert (res.days["stops"] >= 10).all()

@@ -12,7 +12,9 @@ import pytest
 
 from courier import maps
 from courier.coords import wgs84_to_gcj02
-from courier.model import Courier, Parcel, Plan, Snap, Station, Stop, Trip, Unassigned, Visit
+from courier.io import write_files
+from courier.model import Courier, DayPlan, Parcel, Snap, Station, Stop, Trip, Unassigned, Visit
+from courier.text import esc
 
 # Untrusted text as it may arrive in parcels.csv. The browser test checks that none of it runs.
 XSS_IMG = '<img src=x onerror="window.__xss=1">'
@@ -64,7 +66,7 @@ def _visits(start_s: int, *stop_ids: str) -> tuple[Visit, ...]:
     )
 
 
-def make_plan() -> Plan:
+def make_plan() -> DayPlan:
     """Two couriers (C1 with two trips, an oddly named one with one), five stops, two unplanned."""
     parcels = (
         Parcel("P1", 2, *STOP_LONLAT["S1"], address="深南大道 1 号", recipient="王小明",
@@ -104,7 +106,7 @@ def make_plan() -> Plan:
         Unassigned("P7", "", "snap_too_far", "farther from any street than the snap limit"),
         Unassigned("P8", "S5", "dropped", "dropped <at> a penalty"),
     )
-    return Plan(station=STATION, couriers=couriers, parcels=parcels, stops=stops, trips=trips,
+    return DayPlan(station=STATION, couriers=couriers, parcels=parcels, stops=stops, trips=trips,
                 unassigned=unassigned, rejects=(), sort_lines=(), input_count=8)
 
 
@@ -127,26 +129,26 @@ def decode(flat: list[int]) -> list[tuple[float, float]]:
 
 
 @pytest.fixture(scope="module")
-def plan() -> Plan:
+def plan() -> DayPlan:
     return make_plan()
 
 
 @pytest.fixture(scope="module")
-def c1_page(plan: Plan) -> str:
+def c1_page(plan: DayPlan) -> str:
     return maps.courier_map(plan, "C1")
 
 
 @pytest.fixture(scope="module")
-def overview_page(plan: Plan) -> str:
+def overview_page(plan: DayPlan) -> str:
     return maps.overview_map(plan)
 
 
-def _all_pages(plan: Plan) -> list[str]:
+def _all_pages(plan: DayPlan) -> list[str]:
     return [maps.courier_map(plan, "C1"), maps.courier_map(plan, ODD_COURIER),
             maps.overview_map(plan), maps.courier_map(plan, "C1", tiles="amap")]
 
 
-def test_untrusted_text_never_appears_raw(plan: Plan) -> None:
+def test_untrusted_text_never_appears_raw(plan: DayPlan) -> None:
     for page in _all_pages(plan):
         for raw in ("<img src=x", "onerror=\"", "<script>window", "<i>", "<b>hub", "P4<b>"):
             assert raw not in page
@@ -173,14 +175,14 @@ def test_raw_text_in_script_data_is_unicode_escaped(overview_page: str) -> None:
     assert "福华路 " + XSS_IMG in [d[6] for d in page_data(overview_page)["dots"]]
 
 
-def test_no_jinja_evaluation_of_names(plan: Plan) -> None:
+def test_no_jinja_evaluation_of_names(plan: DayPlan) -> None:
     page = maps.courier_map(plan, ODD_COURIER)
-    assert f"<title>Route {maps._esc(ODD_COURIER)} {JINJA}</title>" in page
+    assert f"<title>Route {esc(ODD_COURIER)} {JINJA}</title>" in page
     assert f"C/2&lt;i&gt; {JINJA}" in page  # the list header
     assert JINJA in page_data(maps.overview_map(plan))["groups"][1]["name"]
 
 
-def test_no_external_scripts_or_styles(plan: Plan) -> None:
+def test_no_external_scripts_or_styles(plan: DayPlan) -> None:
     for page in _all_pages(plan):
         assert not re.search(r"<script[^>]*\bsrc\s*=", page, re.IGNORECASE)
         assert not re.search(r"<link[^>]*href\s*=\s*[\"']?(https?:)?//", page, re.IGNORECASE)
@@ -200,7 +202,7 @@ def test_masked_phone(c1_page: str) -> None:
     assert PHONE not in c1_page and "13900001111" not in c1_page
 
 
-def test_numbered_markers_in_visiting_order(plan: Plan, c1_page: str) -> None:
+def test_numbered_markers_in_visiting_order(plan: DayPlan, c1_page: str) -> None:
     data = page_data(c1_page)
     assert [s["n"] for s in data["stops"]] == [1, 2, 3]  # S1, S2 (trip 1), S3 (trip 2)
     assert [s["g"] for s in data["stops"]] == [0, 0, 1]
@@ -222,7 +224,7 @@ def test_popup_content(c1_page: str) -> None:
     assert "14:00–18:00, 19:00–20:00" in third and "P4&lt;b&gt;" in third
 
 
-def test_geo_and_amap_links(plan: Plan, c1_page: str) -> None:
+def test_geo_and_amap_links(plan: DayPlan, c1_page: str) -> None:
     popups = [s["popup"] for s in page_data(c1_page)["stops"]]
     for popup, sid in zip(popups, ("S1", "S2", "S3"), strict=True):
         lon, lat = STOP_LONLAT[sid]
@@ -246,7 +248,7 @@ def test_route_follows_the_street_path(c1_page: str) -> None:
     assert groups[0]["arrows"][0][2] == pytest.approx(90, abs=1)
 
 
-def test_tiles_options(plan: Plan, c1_page: str) -> None:
+def test_tiles_options(plan: DayPlan, c1_page: str) -> None:
     assert "tile.openstreetmap.org" in c1_page
     assert "OpenStreetMap contributors" in c1_page
     amap = maps.courier_map(plan, "C1", tiles="amap")
@@ -272,14 +274,14 @@ def test_tiles_options(plan: Plan, c1_page: str) -> None:
         maps.courier_map(plan, "C1", tiles="google")  # type: ignore[arg-type]
 
 
-def test_unknown_and_idle_couriers(plan: Plan) -> None:
+def test_unknown_and_idle_couriers(plan: DayPlan) -> None:
     with pytest.raises(ValueError, match="nobody"):
         maps.courier_map(plan, "nobody")
     idle = maps.courier_map(plan, "C3")
     assert page_data(idle)["stops"] == [] and "No stops in this plan" in idle
 
 
-def test_overview(plan: Plan, overview_page: str) -> None:
+def test_overview(plan: DayPlan, overview_page: str) -> None:
     data = page_data(overview_page)
     assert [g["name"] for g in data["groups"]] == ["C1 小李", f"{ODD_COURIER} {JINJA}"]
     assert "C/2&lt;i&gt;" in data["groups"][1]["label"]
@@ -300,7 +302,7 @@ def test_overview(plan: Plan, overview_page: str) -> None:
     assert "2 parcels" in data["unassignedLabel"]
 
 
-def test_overview_districts(plan: Plan) -> None:
+def test_overview_districts(plan: DayPlan) -> None:
     geopandas = pytest.importorskip("geopandas")
     from shapely.geometry import box
 
@@ -330,8 +332,8 @@ def test_safe_filename() -> None:
         assert re.fullmatch(r"[A-Za-z0-9_-]{1,80}", name), name
 
 
-def test_write_maps(plan: Plan, tmp_path: Path) -> None:
-    paths = maps.write_maps(plan, tmp_path, tiles="none")
+def test_write_maps(plan: DayPlan, tmp_path: Path) -> None:
+    paths = write_files(tmp_path, maps.map_pages(plan, tiles="none"))
     assert paths[0] == tmp_path / "maps" / "overview.html"
     assert [p.name for p in paths[1:]] == [
         "courier-C1.html", f"courier-{maps.safe_filename(ODD_COURIER)}.html"

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from courier.config import PROFILES
 from courier.errors import InputError
 from courier.io import read_table
-from courier.parcels import normalise_address, parse_time_s, validate_couriers, validate_parcels
+from courier.parcels import normalise_address, validate_couriers, validate_parcels
+from courier.text import parse_time_s
 
 
 def _validate(name: str):
@@ -139,12 +140,12 @@ def _snapped(pid: str, row: int, x: float, *, locker_ok: bool, kind: str = "deli
 
 
 def _locker(lid: str, x: float, capacity: int):
-    from courier.model import Snap
-    from courier.parcels import Locker
+    from courier.model import Locker, Snap
+    from courier.parcels import SnappedLocker
 
     snap = Snap(edge=0, fraction=0.0, distance_m=5.0, lon=114.0, lat=22.5)
-    return Locker(locker_id=lid, lon=114.0, lat=22.5, snap=snap, x_m=x, y_m=0.0,
-                  capacity_parcels=capacity)
+    locker = Locker(locker_id=lid, lon=114.0, lat=22.5, capacity_parcels=capacity)
+    return SnappedLocker(locker=locker, snap=snap, x_m=x, y_m=0.0)
 
 
 def test_lockers_take_only_doors_where_every_recipient_consented() -> None:
@@ -184,9 +185,10 @@ def test_a_full_locker_sends_parcels_back_to_their_door() -> None:
 def test_courier_lunch_columns_override_the_station_and_are_checked() -> None:
     import pandas as pd
 
+    from courier.config import LunchConfig
     from courier.io import as_table
     from courier.model import Courier
-    from courier.pipeline import lunch_of
+    from courier.routing import lunch_of
 
     base = {"vehicle": "etricycle", "capacity_parcels": "100", "capacity_kg": "200",
             "shift_start": "08:00", "shift_end": "20:00"}
@@ -196,7 +198,7 @@ def test_courier_lunch_columns_override_the_station_and_are_checked() -> None:
         {**base, "courier_id": "C", "lunch_from": "", "lunch_to": "", "lunch_min": "0"},
     ]))
     a, b, c = validate_couriers(good, file="r.csv", profiles=PROFILES)
-    station = (11 * 3600, 13 * 3600 + 1800, 30)
+    station = LunchConfig(11 * 3600, 13 * 3600 + 1800, 30)
     assert lunch_of(a, station) == (1800, (39_600, 48_600))
     assert lunch_of(b, station) == (2700, (43_200, 45_000))
     assert lunch_of(c, station) == (0, (0, 0))

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from courier.io import safe_filename as sheet_filename
+from courier.io import write_files
 from courier.model import (
     Courier,
+    DayPlan,
     Parcel,
-    Plan,
     Reject,
     Snap,
     Station,
@@ -19,13 +21,22 @@ from courier.model import (
     Unassigned,
     Visit,
 )
-from courier.report import sheet_filename, summary, write_report, write_sort_sheets
+from courier.report import report_files, sort_sheet_files, summary
 from courier.sortplan import sort_plan
 
 XSS = "<img src=x onerror=alert(1)>"
 XSS_ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 H = 3600
+
+
+def write_report(plan: DayPlan, data: dict, out: Path) -> Path:
+    write_files(out, report_files(plan, data))
+    return out / "report.html"
+
+
+def write_sort_sheets(plan: DayPlan, out: Path) -> list[Path]:
+    return write_files(out, sort_sheet_files(plan))
 
 
 def _stop(stop_id: str, parcel_ids: tuple[str, ...], *, address: str = "",
@@ -36,7 +47,7 @@ def _stop(stop_id: str, parcel_ids: tuple[str, ...], *, address: str = "",
                 delivery_kg=1.0, delivery_l=5.0, pickup_parcels=pickups, address=address)
 
 
-def _plan() -> Plan:
+def _plan() -> DayPlan:
     """Two couriers, three trips, six stops, ten routed parcels (P10 is a pickup).
 
     C1 trip 1: S1 (P01 P02), S2 (P03, waits 10 min for its window), S3 (P04, pickup P10)
@@ -79,7 +90,7 @@ def _plan() -> Plan:
     )
     lines = sort_plan(trips, {s.stop_id: s for s in stops}, {p.parcel_id: p for p in parcels},
                       bag_capacity_parcels=2)
-    return Plan(
+    return DayPlan(
         station=Station(116.4, 39.9, name="North hub"), couriers=couriers, parcels=parcels,
         stops=stops, trips=trips,
         unassigned=(Unassigned("P11", "S7", "dropped", f"no room {XSS}"),),
@@ -89,7 +100,7 @@ def _plan() -> Plan:
 
 
 @pytest.fixture(scope="module")
-def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Plan, Path, list[Path]]:
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[DayPlan, Path, list[Path]]:
     plan = _plan()
     out = tmp_path_factory.mktemp("out")
     report = write_report(plan, summary(plan), out)
@@ -97,7 +108,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[Plan, Path, list[
     return plan, report, sheets
 
 
-def test_report_shows_the_kpis_of_summary(written: tuple[Plan, Path, list[Path]]) -> None:
+def test_report_shows_the_kpis_of_summary(written: tuple[DayPlan, Path, list[Path]]) -> None:
     plan, report, _ = written
     data = summary(plan)
     assert data["parcels"] == {"input": 12, "planned": 10, "unassigned": 1, "rejected": 1,
@@ -126,7 +137,7 @@ def test_report_shows_the_kpis_of_summary(written: tuple[Plan, Path, list[Path]]
         assert f'src="figures/{name}"' in text
 
 
-def test_figures_are_real_deterministic_pngs(written: tuple[Plan, Path, list[Path]],
+def test_figures_are_real_deterministic_pngs(written: tuple[DayPlan, Path, list[Path]],
                                              tmp_path: Path) -> None:
     from matplotlib.image import imread
 
@@ -146,7 +157,7 @@ def test_figures_are_real_deterministic_pngs(written: tuple[Plan, Path, list[Pat
     assert again.read_text(encoding="utf-8") == report.read_text(encoding="utf-8")
 
 
-def test_user_text_is_escaped_and_nothing_is_loaded(written: tuple[Plan, Path, list[Path]]) -> None:
+def test_user_text_is_escaped_and_nothing_is_loaded(written: tuple[DayPlan, Path, list[Path]]) -> None:
     _, report, sheets = written
     text = report.read_text(encoding="utf-8")
     assert XSS not in text
@@ -161,7 +172,7 @@ def test_user_text_is_escaped_and_nothing_is_loaded(written: tuple[Plan, Path, l
         assert "http://" not in page and "https://" not in page
 
 
-def test_sort_sheet_bags_are_in_load_order(written: tuple[Plan, Path, list[Path]]) -> None:
+def test_sort_sheet_bags_are_in_load_order(written: tuple[DayPlan, Path, list[Path]]) -> None:
     _, _, sheets = written
     text = next(p for p in sheets if p.name == "sort-C1.html").read_text(encoding="utf-8")
     assert "load position 1 goes in first" in text
@@ -178,7 +189,7 @@ def test_sort_sheet_bags_are_in_load_order(written: tuple[Plan, Path, list[Path]
     assert "@media print" in text and "size:A4" in text and "page-break-inside:avoid" in text
 
 
-def test_sheet_file_names_are_safe(written: tuple[Plan, Path, list[Path]]) -> None:
+def test_sheet_file_names_are_safe(written: tuple[DayPlan, Path, list[Path]]) -> None:
     _, report, sheets = written
     assert [p.parent for p in sheets] == [report.parent / "sheets"] * 2
     assert sheets[0].name == "sort-C1.html"
@@ -194,7 +205,7 @@ def test_sheet_file_names_are_safe(written: tuple[Plan, Path, list[Path]]) -> No
 
 def test_empty_plan_still_writes_a_report_and_sheets(tmp_path: Path) -> None:
     full = _plan()
-    plan = Plan(station=full.station, couriers=full.couriers, parcels=(), stops=(), trips=(),
+    plan = DayPlan(station=full.station, couriers=full.couriers, parcels=(), stops=(), trips=(),
                 unassigned=(), rejects=(), sort_lines=())
     report = write_report(plan, summary(plan), tmp_path)
     assert "<b>0</b><span>parcels planned" in report.read_text(encoding="utf-8")

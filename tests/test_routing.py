@@ -298,11 +298,23 @@ def test_evaluator_flags_bad_results() -> None:
         r, trips=(late,))))
 
 
-def test_bad_problem_is_rejected() -> None:
+def test_bad_problem_is_rejected_when_it_is_built() -> None:
     p = euclid_problem([(0, 0), (100, 0)], (van(profile="bike"),))
-    p = dataclasses.replace(p, time_s={"van": p.time_s["bike"]})
     with pytest.raises(ValueError, match="no time/distance matrix"):
-        solve(p, time_limit_s=1)
+        dataclasses.replace(p, time_s={"van": p.time_s["bike"]})
+    with pytest.raises(ValueError, match=r"service_s has shape \(3,\), expected \(2,\)"):
+        dataclasses.replace(p, service_s=np.zeros(3, dtype=np.int64))
+
+
+def test_the_problem_is_read_only_and_a_copy() -> None:
+    service = np.array([0, 60], dtype=np.int64)
+    p = dataclasses.replace(euclid_problem([(0, 0), (100, 0)], (van(),)), service_s=service)
+    service[1] = 999  # the caller's array stays theirs
+    assert int(p.service_s[1]) == 60
+    with pytest.raises(ValueError, match="read-only"):
+        p.service_s[1] = 0
+    with pytest.raises(ValueError, match="read-only"):
+        p.time_s["van"][0, 1] = 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -528,10 +540,9 @@ def test_break_outside_the_shift_is_a_bad_problem() -> None:
     p = euclid_problem([(0, 0), (100, 0)], (van(shift_end_s=40_000),))
     p = with_lunch(p)
     assert not any(v.break_s for v in p.vehicles)
-    bad = dataclasses.replace(p, vehicles=(dataclasses.replace(
-        p.vehicles[0], break_s=1800, break_window_s=(41_400, 48_600)),))
     with pytest.raises(ValueError, match="break must fit in the shift"):
-        solve(bad, time_limit_s=1)
+        dataclasses.replace(p, vehicles=(dataclasses.replace(
+            p.vehicles[0], break_s=1800, break_window_s=(41_400, 48_600)),))
 
 
 # --------------------------------------------------------------------------------------------

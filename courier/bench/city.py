@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from courier.bench.load import Progress, maxrss_mb, plan_day, point_figures, time_exponent, validate_day
+from courier.bench.load import Progress, day_inputs, maxrss_mb, plan_inputs, point_figures, time_exponent
 from courier.errors import InputError
 
 if TYPE_CHECKING:
@@ -86,17 +86,15 @@ def station_days(graph: StreetGraph, sites: np.ndarray, *, parcels_per_station: 
 def _plan_station(graphs: Mapping[str, StreetGraph], index: int, lonlat: tuple[float, float],
                   table: pd.DataFrame, time_limit_s: float, seed: int) -> dict[str, Any]:
     """Plan one station on a Dask worker; return its figures (the plan itself stays there)."""
-    from courier import report
+    from courier.config import PlanConfig
     from courier.synth import synth_couriers
 
     started = time.perf_counter()
-    parcels, rejects, roster, count = validate_day(table, synth_couriers(parcels=len(table)))
+    inputs = day_inputs(graphs, table, synth_couriers(parcels=len(table)), station_lonlat=lonlat)
     # workers=1: a Dask worker process is a daemon and may not start a process pool; the
     # cluster's workers are the parallelism.
-    result, plan_s = plan_day(parcels=parcels, rejects=rejects, couriers=roster, input_count=count,
-                              graphs=graphs, station_lonlat=lonlat, time_limit_s=time_limit_s,
-                              seed=seed, workers=1)
-    summary = report.summary(result)
+    config = PlanConfig(time_limit_s=time_limit_s, seed=seed, workers=1)
+    result, plan_s = plan_inputs(inputs, config)
     try:
         from distributed import get_worker
 
@@ -104,13 +102,13 @@ def _plan_station(graphs: Mapping[str, StreetGraph], index: int, lonlat: tuple[f
     except (ImportError, ValueError):
         worker = f"pid {os.getpid()}"
     return {
-        "station": index + 1, "lon": lonlat[0], "lat": lonlat[1], "volume": count,
-        "couriers": len(roster), "plan_s": round(plan_s, 3),
+        "station": index + 1, "lon": lonlat[0], "lat": lonlat[1], "volume": inputs.day.rows,
+        "couriers": len(inputs.day.couriers), "plan_s": round(plan_s, 3),
         "task_s": round(time.perf_counter() - started, 3),
-        "timings_s": {k: round(v, 3) for k, v in result.timings_s.items()},
+        "timings_s": {k: round(v, 3) for k, v in result.result.timings_s.items()},
         "worker": worker,
         "worker_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        **point_figures(result, summary),
+        **point_figures(result.summary),
     }
 
 

@@ -21,7 +21,6 @@ starting roster.
 from __future__ import annotations
 
 import functools
-import html
 import json
 import math
 import resource
@@ -29,19 +28,23 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from courier.config import MAX_TRIPS, PROFILES, PlanConfig
 from courier.errors import InputError
 from courier.io import as_table
+from courier.text import esc
 
 if TYPE_CHECKING:
     import pandas as pd
     from distributed import Client
 
-    from courier.model import Courier, Parcel, Plan, Reject, StreetGraph
+    from courier.app import Inputs, Plan
+    from courier.model import Courier, StreetGraph
 
 # Share of parcels a roster may leave "dropped" and still clear the day: a short search leaves
 # a few stops out even with idle couriers (measured: 3 of 6,000 parcels with 80 couriers, all
@@ -117,51 +120,39 @@ def time_exponent(volumes: Sequence[float], seconds: Sequence[float]) -> float |
 # One point
 
 
-def synth_day(graph: StreetGraph, *, parcels: int, couriers: int | None, seed: int,
-              ) -> tuple[list[Parcel], list[Reject], list[Courier], int]:
-    """Synthesise and validate a day exactly as the demo of ``courier plan`` does."""
+def synth_inputs(graph: StreetGraph, *, parcels: int, couriers: int | None, seed: int) -> Inputs:
+    """Synthesise a day as ``courier synth`` does and read it as ``courier plan`` reads files."""
     from courier.synth import synth_couriers, synth_parcels
 
-    table = synth_parcels(graph, parcels=parcels, seed=seed)
-    roster = synth_couriers(parcels=parcels, couriers=couriers)
-    return validate_day(table, roster)
+    return day_inputs({graph.profile: graph}, synth_parcels(graph, parcels=parcels, seed=seed),
+                      synth_couriers(parcels=parcels, couriers=couriers))
 
 
-def validate_day(table: pd.DataFrame, roster: pd.DataFrame,
-                 ) -> tuple[list[Parcel], list[Reject], list[Courier], int]:
-    """Validate synthetic tables the way files are validated (as text, with row numbers)."""
-    from courier.parcels import validate_parcels
+def day_inputs(graphs: Mapping[str, StreetGraph], parcels: pd.DataFrame, couriers: pd.DataFrame,
+               station_lonlat: tuple[float, float] | None = None) -> Inputs:
+    """Read tables of a day through the application layer (validated as files are)."""
+    from courier.app import read_inputs
 
-    parcels, rejects = validate_parcels(as_table(table), file="synthetic parcels")
-    return list(parcels), list(rejects), validate_roster(roster), len(table)
-
-
-def validate_roster(roster: pd.DataFrame) -> list[Courier]:
-    """Validate a synthetic roster table as ``courier plan`` validates a roster file."""
-    from courier.config import PROFILES
-    from courier.parcels import validate_couriers
-
-    return list(validate_couriers(as_table(roster), file="synthetic roster", profiles=PROFILES))
+    return read_inputs(streets=graphs, parcels=parcels, couriers=couriers, station=station_lonlat)
 
 
-def plan_day(*, parcels: Sequence[Parcel], rejects: Sequence[Reject], couriers: Sequence[Courier],
-             input_count: int, graphs: Mapping[str, StreetGraph], station_lonlat: tuple[float, float],
-             time_limit_s: float, seed: int, workers: int = 0, solution_limit: int | None = None,
-             client: Client | None = None) -> tuple[Plan, float]:
-    """Plan one day with ``pipeline.plan``; return the plan and its wall time in seconds."""
-    from courier.config import PlanConfig
-    from courier.pipeline import plan
+def with_roster(inputs: Inputs, roster: Sequence[Courier]) -> Inputs:
+    """Return the same day with another roster."""
+    return replace(inputs, day=replace(inputs.day, couriers=tuple(roster)))
 
-    config = PlanConfig(time_limit_s=time_limit_s, seed=seed, workers=workers,
-                        solution_limit=solution_limit)
+
+def plan_inputs(inputs: Inputs, config: PlanConfig, *,
+                client: Client | None = None) -> tuple[Plan, float]:
+    """Plan a day through the application layer; return the plan and its wall time in seconds."""
+    from courier.app import run
+
     tick = time.perf_counter()
-    result = plan(parcels=parcels, rejects=rejects, couriers=couriers, station_lonlat=station_lonlat,
-                  graphs=graphs, config=config, input_count=input_count, client=client)
+    result = run(inputs, config, client=client)
     return result, time.perf_counter() - tick
 
 
-def point_figures(result: Plan, summary: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the per-point KPIs of bench.json from a plan and its summary."""
+def point_figures(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the per-point KPIs of bench.json from a plan's summary."""
     planned = summary["parcels"]["planned"]
     km = summary["totals"]["distance_m"] / 1000
     return {
@@ -177,48 +168,48 @@ def point_figures(result: Plan, summary: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def couriers_needed(*, graphs: Mapping[str, StreetGraph], parcels: Sequence[Parcel],
-                    rejects: Sequence[Reject], input_count: int, start: int,
-                    station_lonlat: tuple[float, float], time_limit_s: float, seed: int,
-                    workers: int = 0, client: Client | None = None,
+def couriers_needed(inputs: Inputs, *, start: int, config: PlanConfig,
+                    client: Client | None = None,
                     progress: Progress | None = None) -> dict[str, Any]:
     """Return the smallest roster (bisection) whose plan leaves no parcel for lack of couriers
-    (see the module docstring for what counts).
+    (see the module docstring for what counts). ``config.time_limit_s`` is the probe time
+    of the starting roster ``start``.
 
     Returns ``{"couriers": n or None, "probes": [[n, cleared, probe_s], ...], "bracket": [lo,
     hi]}`` (``probe_s``: the time limit of the probe that decided, after any doublings);
     ``couriers`` is None when even the largest roster tried does not clear the day.
     """
+    from courier.parcels import validate_couriers
     from courier.synth import SynthConfig, synth_couriers
 
     synth = SynthConfig()
-    roster_cache: dict[int, list[Courier]] = {}
+    rows = inputs.day.rows
+    roster_cache: dict[int, tuple[Courier, ...]] = {}
     probes: list[list[Any]] = []
 
     def clears(n: int) -> bool:
         if n not in roster_cache:
-            roster_cache[n] = validate_roster(synth_couriers(parcels=0, couriers=n))
-        limit = time_limit_s * max(1.0, n / max(start, 1))
+            roster_cache[n] = validate_couriers(as_table(synth_couriers(parcels=0, couriers=n)),
+                                                file="synthetic roster", profiles=PROFILES)
+        limit = config.time_limit_s * max(1.0, n / max(start, 1))
         for doubling in range(_PROBE_DOUBLINGS + 1):
             if progress:
                 progress(f"roster search: {n} couriers, {limit:g} s")
-            result, _ = plan_day(parcels=parcels, rejects=rejects, couriers=roster_cache[n],
-                                 input_count=input_count, graphs=graphs,
-                                 station_lonlat=station_lonlat, time_limit_s=limit, seed=seed,
-                                 workers=workers, client=client)
-            codes = {u.reason_code for u in result.unassigned}
+            result, _ = plan_inputs(with_roster(inputs, roster_cache[n]),
+                                    replace(config, time_limit_s=limit), client=client)
+            codes = {u.reason_code for u in result.result.unassigned}
             if "no_solution" not in codes or doubling == _PROBE_DOUBLINGS:
                 break
             limit *= 2
-        dropped = sum(1 for u in result.unassigned if u.reason_code == "dropped")
+        dropped = sum(1 for u in result.result.unassigned if u.reason_code == "dropped")
         ok = (not codes & {"no_courier", "no_solution"}
-              and dropped <= CLEARED_SHARE * max(input_count, 1))
+              and dropped <= CLEARED_SHARE * max(rows, 1))
         probes.append([n, ok, limit])
         return ok
 
-    deliveries = sum(1 for p in parcels if p.kind == "delivery")
+    deliveries = sum(1 for p in inputs.day.parcels if p.kind == "delivery")
     # No roster smaller than the parcels over what one courier can carry in a day can clear it.
-    lo = max(0, math.ceil(deliveries / (synth.courier_capacity_parcels * 3)) - 1)
+    lo = max(0, math.ceil(deliveries / (synth.courier_capacity_parcels * MAX_TRIPS)) - 1)
     hi = max(start, lo + 1)
     while not clears(hi):
         # A day that 4x the starting roster cannot clear is dropping stops for want of solver
@@ -239,82 +230,109 @@ def couriers_needed(*, graphs: Mapping[str, StreetGraph], parcels: Sequence[Parc
 # The sweep
 
 
-def run(*, streets: Path, volumes: Sequence[int] | None = None,
-        peak_factors: Sequence[float] | None = None, couriers: int | None = None,
-        time_limit_s: float = 30.0, search_time_limit_s: float | None = None, search: bool = True,
-        seed: int = 0, workers: int = 0, solution_limit: int | None = None,
-        client: Client | None = None, cache_dir: Path | None = None, progress: Progress | None = None,
+@dataclass(frozen=True, slots=True)
+class Sweep:
+    """What ``bench load`` plans: the points, the roster, the limits.
+
+    Exactly one of ``volumes`` (parcels per point) and ``peak_factors`` (multiples of
+    :attr:`courier.synth.SynthConfig.normal_day_parcels`). ``couriers`` fixes the roster at
+    every point (default: sized per point as ``courier synth`` does); ``search`` adds the
+    couriers-needed bisection with ``search_time_limit_s`` per probe (default min(time
+    limit, 10 s)).
+    """
+
+    volumes: tuple[int, ...] | None = None
+    peak_factors: tuple[float, ...] | None = None
+    couriers: int | None = None
+    time_limit_s: float = 30.0
+    search_time_limit_s: float | None = None
+    search: bool = True
+    seed: int = 0
+    workers: int = 0
+    solution_limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if (self.volumes is None) == (self.peak_factors is None):
+            raise InputError("give exactly one of --volumes or --peak-factors")
+        if self.couriers is not None and self.couriers < 1:
+            raise InputError(f"--couriers must be >= 1, got {self.couriers}")
+        bad = [v for v, _ in self.points() if v < 1]
+        if bad or not self.points():
+            raise InputError(f"volumes must be whole numbers >= 1, got {bad or 'none'}")
+
+    def points(self) -> list[tuple[int, float | None]]:
+        """Return (parcels, peak factor or None) per point."""
+        from courier.synth import SynthConfig
+
+        if self.volumes is not None:
+            return [(int(v), None) for v in self.volumes]
+        normal = SynthConfig().normal_day_parcels
+        return [(round(normal * f), float(f)) for f in self.peak_factors or ()]
+
+    @property
+    def search_limit_s(self) -> float | None:
+        """Seconds per probe of the roster search (None without the search)."""
+        if not self.search:
+            return None
+        return self.search_time_limit_s or min(self.time_limit_s, 10.0)
+
+    def config(self) -> PlanConfig:
+        """The plan configuration of every point."""
+        return PlanConfig(time_limit_s=self.time_limit_s, seed=self.seed, workers=self.workers,
+                          solution_limit=self.solution_limit)
+
+
+def run(streets: Path, sweep: Sweep, *, client: Client | None = None,
+        cache_dir: Path | None = None, progress: Progress | None = None,
         checkpoint: Callable[[dict[str, Any]], object] | None = None) -> dict[str, Any]:
-    """Plan each volume (or peak factor x a normal day) and return the contents of bench.json.
+    """Plan each point of the sweep and return the contents of bench.json.
 
     ``checkpoint`` receives the result so far after every point (a long sweep that is stopped
     still leaves its finished points behind).
     """
-    from courier import report
-    from courier.config import PROFILES
     from courier.streets import load_graph
-    from courier.synth import SynthConfig, default_station
+    from courier.synth import default_station
 
-    if (volumes is None) == (peak_factors is None):
-        raise InputError("give exactly one of --volumes or --peak-factors")
-    normal = SynthConfig().normal_day_parcels
-    points_in: list[tuple[int, float | None]] = (
-        [(int(v), None) for v in volumes] if volumes is not None
-        else [(round(normal * f), float(f)) for f in peak_factors or ()]
-    )
-    bad = [v for v, _ in points_in if v < 1]
-    if bad or not points_in:
-        raise InputError(f"volumes must be whole numbers >= 1, got {bad or 'none'}")
-    if couriers is not None and couriers < 1:
-        raise InputError(f"--couriers must be >= 1, got {couriers}")
     graph = load_graph(streets, profile=PROFILES["etricycle"], cache_dir=cache_dir)
-    graphs = {"etricycle": graph}
     st = default_station(graph)
-    station = (st.lon, st.lat)
-    search_limit = search_time_limit_s or min(time_limit_s, 10.0)
+    config = sweep.config()
     points: list[dict[str, Any]] = []
-    for volume, factor in points_in:
+    for volume, factor in sweep.points():
         if progress:
             progress(f"{volume} parcels: planning")
-        parcels, rejects, roster, count = synth_day(graph, parcels=volume, couriers=couriers, seed=seed)
+        inputs = synth_inputs(graph, parcels=volume, couriers=sweep.couriers, seed=sweep.seed)
+        inputs = replace(inputs, day=replace(inputs.day, station_lonlat=(st.lon, st.lat)))
         with peak_rss() as mem:
-            result, plan_s = plan_day(parcels=parcels, rejects=rejects, couriers=roster,
-                                      input_count=count, graphs=graphs, station_lonlat=station,
-                                      time_limit_s=time_limit_s, seed=seed, workers=workers,
-                                      solution_limit=solution_limit, client=client)
-        summary = report.summary(result)
+            result, plan_s = plan_inputs(inputs, config, client=client)
         point: dict[str, Any] = {
-            "volume": volume, "peak_factor": factor, "couriers": len(roster),
+            "volume": volume, "peak_factor": factor, "couriers": len(inputs.day.couriers),
             "plan_s": round(plan_s, 3),
-            "timings_s": {k: round(v, 3) for k, v in result.timings_s.items()},
+            "timings_s": {k: round(v, 3) for k, v in result.result.timings_s.items()},
             "peak_rss_mb": mem["mb"],
-            **point_figures(result, summary),
+            **point_figures(result.summary),
         }
-        if search:
+        limit = sweep.search_limit_s
+        if limit is not None:
             step = functools.partial(_prefixed, progress, f"{volume} parcels") if progress else None
-            found = couriers_needed(graphs=graphs, parcels=parcels, rejects=rejects,
-                                    input_count=count, start=len(roster), station_lonlat=station,
-                                    time_limit_s=search_limit, seed=seed, workers=workers,
-                                    client=client, progress=step)
+            found = couriers_needed(inputs, start=len(inputs.day.couriers),
+                                    config=replace(config, time_limit_s=limit), client=client,
+                                    progress=step)
             point["couriers_needed"] = found["couriers"]
             point["couriers_search"] = found
         points.append(point)
         if checkpoint is not None:
-            checkpoint(_result(streets, seed, time_limit_s, search_limit if search else None,
-                               solution_limit, points))
-    return _result(streets, seed, time_limit_s, search_limit if search else None, solution_limit,
-                   points)
+            checkpoint(_result(streets, sweep, points))
+    return _result(streets, sweep, points)
 
 
-def _result(streets: Path, seed: int, time_limit_s: float, search_limit: float | None,
-            solution_limit: int | None, points: list[dict[str, Any]]) -> dict[str, Any]:
+def _result(streets: Path, sweep: Sweep, points: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "command": "bench load",
         "streets": str(streets),
-        "seed": seed,
-        "time_limit_s": time_limit_s,
-        "search_time_limit_s": search_limit,
-        "solution_limit": solution_limit,
+        "seed": sweep.seed,
+        "time_limit_s": sweep.time_limit_s,
+        "search_time_limit_s": sweep.search_limit_s,
+        "solution_limit": sweep.solution_limit,
         "points": points,
         "time_exponent": time_exponent([p["volume"] for p in points], [p["plan_s"] for p in points]),
         "maxrss_mb": maxrss_mb(),
@@ -439,10 +457,6 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def _esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
 def _html(result: Mapping[str, Any], figures: Sequence[str], *,
           cols: Sequence[tuple[str, str]] | None = None) -> str:
     points = result["points"]
@@ -450,7 +464,7 @@ def _html(result: Mapping[str, Any], figures: Sequence[str], *,
             ("peak_rss_mb", "peak RSS MB"), ("km_per_parcel", "km/parcel"),
             ("parcels_per_courier_hour", "parcels/courier-h"), ("couriers_needed", "couriers needed"),
             ("unassigned", "unassigned by reason")]
-    head = "".join(f"<th>{_esc(label)}</th>" for _, label in cols)
+    head = "".join(f"<th>{esc(label)}</th>" for _, label in cols)
     body = []
     for p in points:
         cells = []
@@ -458,12 +472,12 @@ def _html(result: Mapping[str, Any], figures: Sequence[str], *,
             value = p.get(key, "")
             if isinstance(value, dict):
                 value = ", ".join(f"{k} {v}" for k, v in value.items()) or "none"
-            cells.append(f"<td>{_esc('' if value is None else value)}</td>")
+            cells.append(f"<td>{esc('' if value is None else value)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     meta = {k: v for k, v in result.items() if not isinstance(v, list | dict)}
-    dl = "".join(f"<dt>{_esc(k)}</dt><dd>{_esc(v)}</dd>" for k, v in meta.items())
-    imgs = "".join(f'<figure><img src="{_esc(name)}" alt="{_esc(name)}"></figure>' for name in figures)
-    title = _esc(f"courier {result.get('command', 'bench')}")
+    dl = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in meta.items())
+    imgs = "".join(f'<figure><img src="{esc(name)}" alt="{esc(name)}"></figure>' for name in figures)
+    title = esc(f"courier {result.get('command', 'bench')}")
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
 <title>{title}</title>

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from courier.routing import RoutingProblem
+from courier.routing.problem import RoutingProblem
 
 __all__ = ["solve_routes"]
 
@@ -45,7 +45,7 @@ def solve_routes(problem: RoutingProblem, *, time_limit_s: float) -> list[list[i
         raise ValueError("the VROOM baseline takes one profile, one trip per vehicle, no pickups")
     (profile,) = profiles
     travel = problem.time_s[profile]
-    cost = problem.time_s[profile] if problem.objective == "time" else problem.distance_m[profile]
+    cost = problem.cost_matrix(profile)
     if max(int(travel.max()), int(cost.max())) > _UINT32_MAX:
         raise ValueError("the VROOM baseline needs matrices below 2**32")
     inp = vroom.Input()

@@ -415,7 +415,6 @@ def run(
     seed: int = 0,
     solutions_out: Path | None = None,
     workers: int = 1,
-    first_solution: str = "auto",
     solver: str = "ortools",
     baseline: str | None = None,
     vehicles_first: bool = True,
@@ -428,7 +427,7 @@ def run(
         ``.vrp`` (CVRPLIB) or Solomon-format ``.txt`` files.
     time_limit_s
         Budget per instance, model building included.
-    seed, workers, first_solution, solver
+    seed, workers, solver
         Passed to :func:`courier.routing.solve`.
     solutions_out
         Folder for one VRPLIB ``<instance>.sol`` per instance, created if needed.
@@ -449,8 +448,7 @@ def run(
         inst = read_instance(Path(path))
         problem = build_problem(inst, vehicles_first=vehicles_first)
         res = routing.solve(
-            problem, time_limit_s=time_limit_s, seed=seed, workers=workers,
-            first_solution=first_solution, solver=solver,
+            problem, time_limit_s=time_limit_s, seed=seed, workers=workers, solver=solver,
         )
         trips = sorted(res.trips, key=lambda t: (t.vehicle, t.trip))
         routes = [[inst.labels[node] for node in t.nodes] for t in trips]

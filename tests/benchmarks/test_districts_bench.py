@@ -16,10 +16,11 @@ from conftest import shared_file
 
 from courier import districts
 from courier.config import PROFILES, PlanConfig
-from courier.model import Courier, Parcel, Plan, StreetGraph
+from courier.model import Courier, Day, DayPlan, Parcel, StreetGraph
 from courier.parcels import build_stops, validate_couriers, validate_parcels
-from courier.pipeline import _init_worker, _snap_parcels, _solve_district, _Task, plan
+from courier.pipeline import _snap_parcels, plan
 from courier.report import summary
+from courier.routes import DistrictTask, RouteOptions, route_district
 from courier.streets import load_graph, project
 from courier.synth import default_station, synth_couriers, synth_parcels
 
@@ -44,7 +45,7 @@ def _day(graph: StreetGraph, parcels: int, couriers: int, seed: int,
     return list(found), list(validate_couriers(roster, file="roster", profiles=PROFILES))
 
 
-def _route_duration_s(result: Plan) -> int:
+def _route_duration_s(result: DayPlan) -> int:
     data = summary(result)
     return int(data["totals"]["duration_s"])
 
@@ -55,9 +56,9 @@ def test_balance_and_duration_20k_parcels_100_couriers() -> None:
     station = default_station(graph)
     config = PlanConfig(time_limit_s=_TIME_S, seed=1)
     tick = time.perf_counter()
-    result = plan(parcels=parcels, rejects=[], couriers=roster,
-                  station_lonlat=(station.lon, station.lat), graphs={"etricycle": graph},
-                  config=config)
+    day = Day(parcels=tuple(parcels), couriers=tuple(roster),
+              station_lonlat=(station.lon, station.lat))
+    result = plan(day, {"etricycle": graph}, config)
     data = summary(result)
     t = data["totals"]
     print(f"\n20k/100: stops {t['stops']} routed {t['stops_routed']}, unassigned "
@@ -77,16 +78,15 @@ def test_districts_against_one_model_on_a_sub_area() -> None:
     station = default_station(graph)
     budget = min(_TIME_S, 120.0)
     config = PlanConfig(time_limit_s=budget, seed=1, workers=1)
-    with_districts = plan(parcels=parcels, rejects=[], couriers=roster,
-                          station_lonlat=(station.lon, station.lat),
-                          graphs={"etricycle": graph}, config=config)
-    _init_worker({"etricycle": graph})
-    task = _Task(couriers=tuple(roster), stops=with_districts.stops,
-                 station_lonlat=(with_districts.station.lon, with_districts.station.lat),
-                 deadline_epoch_s=time.time() + budget, seed=1,
-                 solution_limit=None, reload_s=config.reload_s,
-                 drop_penalty_s=config.drop_penalty_s)
-    one = _solve_district(task)
+    day = Day(parcels=tuple(parcels), couriers=tuple(roster),
+              station_lonlat=(station.lon, station.lat))
+    with_districts = plan(day, {"etricycle": graph}, config)
+    task = DistrictTask(couriers=tuple(roster), stops=with_districts.stops,
+                        station_lonlat=(with_districts.station.lon, with_districts.station.lat),
+                        deadline_epoch_s=time.time() + budget,
+                        options=RouteOptions(seed=1, reload_s=config.reload_s,
+                                             drop_penalty_s=config.drop_penalty_s))
+    one = route_district(task, {"etricycle": graph})
     spans: dict[str, list[int]] = {}
     for trip in one.trips:
         spans.setdefault(trip.courier_id, []).extend((trip.depart_s, trip.return_s))

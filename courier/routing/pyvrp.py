@@ -1,12 +1,10 @@
-"""The second routing backend, PyVRP: the same :class:`RoutingProblem` in, the same result out.
+"""The PyVRP backend: the only module that imports ``pyvrp``.
 
-OR-Tools stays the default (``--solver ortools``): it models everything a station has,
-including the lunch break. PyVRP (iterated local search in C++) finds better routes for the
-same wall time on the literature benchmarks (see the README), so ``--solver pyvrp`` offers it
-for the constraints it models: capacities in several dimensions, pickups, service times, time
-windows, shifts, several trips with reloads at the station, vehicle profiles, fixed costs and
-optional stops with a penalty. What it cannot model it refuses with ``ValueError`` rather than
-plan around silently: a lunch break.
+PyVRP (iterated local search in C++) finds better routes than OR-Tools for the same wall time
+on the literature benchmarks (see the README). It models capacities in several dimensions,
+pickups, service times, time windows, shifts, several trips with reloads at the station,
+vehicle profiles, fixed costs and optional stops with a penalty; lunch breaks are placed after
+routing for both backends (:mod:`courier.routing.breaks`).
 
 The translation, in one paragraph: one PyVRP location per problem node; one client per active
 stop, or one per window in a mutually exclusive group when a stop has several; every client is
@@ -14,8 +12,8 @@ optional with its drop penalty as the prize; identical couriers share a vehicle 
 with several trips may reload at the depot ``max_trips - 1`` times, the reload time being the
 depot's service time (PyVRP puts it at the start of every trip, so the first trip leaves
 ``reload_s`` later than OR-Tools would let it: loading the first trip takes time too). The
-pre-checks, the schedule and the evaluator are :mod:`courier.routing`'s, so both backends give
-reasons and times the same way.
+pre-checks, the schedule and the evaluator are shared (:func:`courier.routing.solve.solve`), so
+both backends give reasons and times the same way.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ import logging
 import time
 import warnings
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -31,10 +30,10 @@ import pyvrp
 from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import FirstFeasible, MaxIterations, MultipleCriteria, StoppingCriterion
 
-from courier import routing
-from courier.routing import RoutedTrip, RoutingProblem, RoutingResult
+from courier.routing.backend import Limits, Search
+from courier.routing.problem import RoutingProblem, drop_penalty_of, no_path_cost
 
-__all__ = ["solve"]
+__all__ = ["BACKEND"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,52 +48,41 @@ FLEET_SHARE = 0.5
 _EXTRACT_RESERVE_S = 0.05
 
 
-def solve(
-    problem: RoutingProblem,
-    *,
-    time_limit_s: float,
-    seed: int = 0,
-    solution_limit: int | None = None,
-) -> RoutingResult:
-    """Route ``problem`` with PyVRP; same contract as :func:`courier.routing.solve`.
+class PyVrp:
+    """PyVRP's iterated local search (C++), cutting the fleet first when vehicles cost."""
 
-    Called by :func:`courier.routing.solve`, which checks the arguments and validates the
-    problem first.
+    name = "pyvrp"
 
-    Raises
-    ------
-    ValueError
-        A lunch break: :func:`courier.routing.solve` routes without breaks and places them
-        afterwards, for both backends.
-    """
-    t0 = time.perf_counter()
-    if any(v.break_s for v in problem.vehicles):
-        raise ValueError("lunch breaks are placed by routing.solve, not by this backend")
-    reasons, allowed = routing.prechecks(problem)
-    reasons = dict(reasons)
-    active = sorted(allowed)
-    trips: list[RoutedTrip] = []
-    objective = 0
-    status = "NO_STOPS"
-    if active and problem.vehicles:
+    def search(self, problem: RoutingProblem, active: Sequence[int],
+               allowed: Mapping[int, Sequence[int]], limits: Limits) -> Search:
+        """Translate the ``active`` stops to PyVRP, search to the deadline, and read the routes.
+
+        ``allowed`` is not passed on: PyVRP finds by itself that a vehicle cannot serve a stop.
+        """
+        if not active or not problem.vehicles:
+            return Search(trips=(), objective=0, status="NO_STOPS")
+        t0 = time.perf_counter()
+        active = sorted(active)
         data, client_node, type_members = _data(problem, active)
         # A deadline on our clock, not MaxRuntime: PyVRP starts that clock after its own set-up
         # (neighbourhoods, a first solution), measured at 0.3 s on 200 stops with windows.
-        stop: StoppingCriterion = _Deadline(t0 + time_limit_s - _EXTRACT_RESERVE_S)
-        if solution_limit is not None:
-            stop = MultipleCriteria([stop, MaxIterations(solution_limit * ITERATIONS_PER_SOLUTION)])
-        data, start = _fleet_first(data, t0 + FLEET_SHARE * time_limit_s, seed)
+        stop: StoppingCriterion = _Deadline(limits.deadline_s - _EXTRACT_RESERVE_S)
+        if limits.solution_limit is not None:
+            stop = MultipleCriteria([stop, MaxIterations(limits.solution_limit
+                                                         * ITERATIONS_PER_SOLUTION)])
+        fleet_deadline = t0 + FLEET_SHARE * (limits.deadline_s - t0)
+        data, start = _fleet_first(data, fleet_deadline, limits.seed)
         with warnings.catch_warnings():
             if start is not None:
                 # The fleet was cut to the fewest vehicles found, so the search works at the
                 # edge of feasibility on purpose; it starts from a feasible solution and keeps
                 # the best feasible one, so the penalty warning is not news for the user.
                 warnings.simplefilter("ignore", PenaltyBoundWarning)
-            result = pyvrp.solve(data, stop=stop, seed=seed, collect_stats=False,
+            result = pyvrp.solve(data, stop=stop, seed=limits.seed, collect_stats=False,
                                  initial_solution=start)
         best = result.best
-        status = "FEASIBLE" if best.is_feasible() else "INFEASIBLE"
-        raw: list[tuple[int, int, list[int]]] = []
+        reasons: dict[int, str] = {}
+        raw: list[tuple[int, int, tuple[int, ...]]] = []
         used = dict.fromkeys(type_members, 0)
         for route in best.routes():
             vtype = route.vehicle_type()
@@ -106,24 +94,32 @@ def solve(
                 reasons.update({client_node[act.idx]: "no_solution" for act in route.schedule()
                                 if act.type == pyvrp.ActivityType.CLIENT})
                 continue
-            by_trip: dict[int, list[int]] = defaultdict(list)
-            first_start: dict[int, int] = {}
-            for act in route.schedule():
-                if act.type == pyvrp.ActivityType.CLIENT:
-                    by_trip[act.trip].append(client_node[act.idx])
-                elif act.type == pyvrp.ActivityType.DEPOT:
-                    first_start.setdefault(act.trip, int(act.end_time))
-            for trip_no in sorted(by_trip):
-                raw.append((vehicle, first_start.get(trip_no, 0), by_trip[trip_no]))
-        trips = routing.schedule_trips(problem, raw)
-        served = {node for trip in trips for node in trip.nodes}
+            raw.extend(_trips_of(route, vehicle, client_node))
+        served = {node for _, _, nodes in raw for node in nodes}
         # PyVRP's uncollected prizes count every unvisited window copy of a stop it served in
         # another window; the penalty is for the stops left out, once each.
         objective = int(best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost()
-                        + sum(routing.drop_penalty_of(problem, node)
+                        + sum(drop_penalty_of(problem, node)
                               for node in active if node not in served))
-    return routing.finish(problem, reasons, active, trips, objective=objective, status=status,
-                          t0=t0)
+        return Search(trips=tuple(raw), objective=objective,
+                      status="FEASIBLE" if best.is_feasible() else "INFEASIBLE", reasons=reasons)
+
+
+BACKEND = PyVrp()
+
+
+def _trips_of(route: Any, vehicle: int,
+              client_node: Sequence[int]) -> list[tuple[int, int, tuple[int, ...]]]:
+    """Return (vehicle, earliest depot departure, stop nodes) of each trip of a PyVRP route."""
+    by_trip: dict[int, list[int]] = defaultdict(list)
+    first_start: dict[int, int] = {}
+    for act in route.schedule():
+        if act.type == pyvrp.ActivityType.CLIENT:
+            by_trip[act.trip].append(client_node[act.idx])
+        elif act.type == pyvrp.ActivityType.DEPOT:
+            first_start.setdefault(act.trip, int(act.end_time))
+    return [(vehicle, first_start.get(trip_no, 0), tuple(by_trip[trip_no]))
+            for trip_no in sorted(by_trip)]
 
 
 class _Deadline:
@@ -183,7 +179,7 @@ def _data(
     """Return the PyVRP data, the problem node of each client, and the vehicles of each type."""
     vehicles = problem.vehicles
     horizon = max(v.shift_end_s for v in vehicles)
-    no_path = max(horizon + 1, 1) * 4 + 1
+    no_path = no_path_cost(horizon)
     multi_trip = any(v.max_trips > 1 for v in vehicles)
     delivery = np.asarray(problem.delivery, dtype=np.int64)
     pickup = np.asarray(problem.pickup, dtype=np.int64)
@@ -202,7 +198,7 @@ def _data(
     groups: list[pyvrp.ClientGroup] = []
     client_node: list[int] = []
     for node in active:
-        prize = routing.drop_penalty_of(problem, node)
+        prize = drop_penalty_of(problem, node)
         windows = sorted(problem.windows_s[node]) or [(0, horizon)]
         group = len(groups) if len(windows) > 1 else None
         members = []
@@ -256,9 +252,7 @@ def _data(
     # PyVRP's route duration alone leaves driving free while a courier waits for a window
     # (measured on the demo: 103 km against OR-Tools' 54 km for about the same hours), so its
     # "distance" carries travel seconds then; the trips report metres from the problem anyway.
-    cost_of = problem.time_s if problem.objective == "time" else problem.distance_m
-    distances: list[Any] = [np.minimum(np.asarray(cost_of[p], dtype=np.int64), no_path)
-                            for p in profiles]
+    distances: list[Any] = [np.minimum(problem.cost_matrix(p), no_path) for p in profiles]
     durations: list[Any] = [np.minimum(np.asarray(problem.time_s[p], dtype=np.int64), no_path)
                  for p in profiles]
     data = pyvrp.ProblemData(locations, clients, [depot], vehicle_types, distances, durations,

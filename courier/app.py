@@ -1,0 +1,479 @@
+"""The application layer: read a day's inputs, plan it, write every output.
+
+``courier plan``, :func:`courier.plan`, ``courier bench load`` and ``courier bench city`` all go
+through here, so a plan made from files, from DataFrames or inside a benchmark is the same
+plan. Inputs come as paths or as objects (pandas DataFrames, GeoDataFrames, networkx/OSMnx
+graphs); :func:`read_inputs` validates them into a :class:`~courier.model.Day` and street
+graphs, :func:`run` plans them, and :class:`Plan` holds the result with its configuration and
+summary and writes it out.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import platform
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from courier import io
+from courier.config import PROFILES, PlanConfig, VehicleProfile, load_profiles
+from courier.errors import InputError
+from courier.model import Day, DayPlan, StreetGraph
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+    from distributed import Client
+
+__all__ = [
+    "DEMO",
+    "Inputs",
+    "Plan",
+    "ReadOptions",
+    "Source",
+    "demo_inputs",
+    "plan",
+    "read_inputs",
+    "run",
+]
+
+StreetsInput = Any  # a path, a networkx graph, a StreetGraph, or {profile: StreetGraph}
+TableInput = Any  # a path or a pandas DataFrame / GeoDataFrame
+
+
+@dataclass(frozen=True, slots=True)
+class Demo:
+    """The bundled demo: a Double-11 morning at a Futian station, synthetic parcels, seeded."""
+
+    parcels: int = 900
+    couriers: int = 6
+    seed: int = 11
+    streets_file: str = "shenzhen_futian_drive.osm.gz"
+
+
+DEMO = Demo()
+
+
+def demo_streets() -> Path:
+    """Return the path of the demo's street extract (shipped in the package)."""
+    resource = importlib.resources.files("courier.demo_data") / DEMO.streets_file
+    path = Path(str(resource))
+    if not path.is_file():
+        raise InputError(f"the demo's street file {DEMO.streets_file} is missing from the "
+                         "installed package; reinstall courier")
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where one input came from, as summary.json records it: enough to find it again.
+
+    ``kind`` is ``file`` (with the file's SHA-256), ``table`` (an in-memory DataFrame),
+    ``graph`` (an in-memory networkx or prepared graph) or ``demo`` (synthesised, seeded).
+    """
+
+    kind: str
+    name: str
+    sha256: str = ""
+    rows: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "name": self.name}
+        if self.sha256:
+            out["sha256"] = self.sha256
+        if self.rows is not None:
+            out["rows"] = self.rows
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """How inputs are read: vehicle profiles, CSV encoding, street cache and crop."""
+
+    profiles: Mapping[str, VehicleProfile] = field(default_factory=lambda: dict(PROFILES))
+    encoding: str | None = None
+    cache_dir: Path | None = None
+    bbox: tuple[float, float, float, float] | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Inputs:
+    """A day's validated inputs, the street graph per vehicle profile, and where they came from."""
+
+    day: Day
+    graphs: Mapping[str, StreetGraph]
+    sources: Mapping[str, Source]
+    timings_s: Mapping[str, float] = field(default_factory=dict)
+    demo: bool = False
+
+
+def read_inputs(*, streets: StreetsInput, parcels: TableInput, couriers: TableInput,
+                station: Any = None, lockers: TableInput = None, districts: Any = None,
+                previous: Any = None, options: ReadOptions | None = None) -> Inputs:
+    """Read and validate a day's inputs; raise :class:`~courier.errors.InputError` on bad input.
+
+    Parameters
+    ----------
+    streets
+        ``.osm``/``.osm.gz``/``.osm.bz2``/``.osm.pbf``/``.graphml`` path, a networkx graph as
+        OSMnx builds it, a prepared :class:`~courier.model.StreetGraph`, or a mapping of one
+        prepared graph per vehicle profile.
+    parcels, couriers, lockers
+        A path (CSV, GeoJSON, GeoParquet; couriers also TOML) or a DataFrame (empty cells may
+        be NaN) or GeoDataFrame of points.
+    station
+        ``(lon, lat)``, ``"LON,LAT"`` or None (the street node nearest the network's centre).
+    districts
+        Polygons with a ``courier_id`` column: a path or a GeoDataFrame.
+    previous
+        Yesterday's plan: its folder (its ``stops.csv``), a :class:`Plan`, or
+        ``{location key: courier_id}``.
+    """
+    from courier.parcels import validate_couriers, validate_lockers, validate_parcels
+
+    opts = options or ReadOptions()
+    sources: dict[str, Source] = {}
+    timings: dict[str, float] = {}
+    tick = time.perf_counter()
+    roster_table, sources["couriers"] = _table(couriers, "couriers", opts, roster=True)
+    roster = validate_couriers(roster_table, file=sources["couriers"].name, profiles=opts.profiles)
+    graphs, sources["streets"] = _graphs(streets, {c.vehicle for c in roster}, opts)
+    timings["read_streets"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    table, sources["parcels"] = _table(parcels, "parcels", opts)
+    valid, rejects = validate_parcels(table, file=sources["parcels"].name)
+    locker_rows: tuple[Any, ...] = ()
+    if lockers is not None:
+        locker_table, sources["lockers"] = _table(lockers, "lockers", opts)
+        locker_rows = validate_lockers(locker_table, file=sources["lockers"].name)
+    areas, areas_name = _districts(districts, sources)
+    assignment = _previous(previous, sources)
+    primary = graphs[roster[0].vehicle]
+    day = Day(parcels=valid, couriers=roster, station_lonlat=_station(station, primary),
+              rejects=rejects, lockers=locker_rows, input_count=len(table), districts=areas,
+              districts_source=areas_name, previous=assignment)
+    timings["read_input"] = time.perf_counter() - tick
+    return Inputs(day=day, graphs=graphs, sources=sources, timings_s=timings)
+
+
+def demo_inputs(*, seed: int = 0, options: ReadOptions | None = None) -> Inputs:
+    """Return the bundled demo's inputs: real Futian streets, a synthetic Double-11 morning.
+
+    ``seed`` varies the parcels (seed 0 is the demo of the README).
+    """
+    from courier.streets import load_graph
+    from courier.synth import synth_couriers, synth_lockers, synth_parcels
+
+    opts = options or ReadOptions()
+    path = demo_streets()
+    graph = load_graph(path, profile=opts.profiles["etricycle"], cache_dir=opts.cache_dir)
+    day_seed = DEMO.seed + seed
+    inputs = read_inputs(
+        streets={"etricycle": graph},
+        parcels=synth_parcels(graph, parcels=DEMO.parcels, seed=day_seed),
+        couriers=synth_couriers(parcels=DEMO.parcels, couriers=DEMO.couriers),
+        lockers=synth_lockers(graph, parcels=DEMO.parcels, seed=day_seed), options=opts)
+    demo = Source(kind="demo", name=f"synthetic (courier synth, seed {day_seed})")
+    sources = {**inputs.sources, "parcels": demo, "couriers": demo, "lockers": demo,
+               "streets": Source(kind="file", name=f"demo: {DEMO.streets_file}",
+                                 sha256=io.file_sha256(path))}
+    return Inputs(day=inputs.day, graphs=inputs.graphs, sources=sources,
+                  timings_s=inputs.timings_s, demo=True)
+
+
+def run(inputs: Inputs, config: PlanConfig, *, client: Client | None = None) -> Plan:
+    """Plan ``inputs`` with ``config`` (on ``client``'s Dask cluster when given)."""
+    from courier import pipeline, report
+
+    tick = time.perf_counter()
+    result = pipeline.plan(inputs.day, inputs.graphs, config, client=client)
+    plan_s = time.perf_counter() - tick
+    graph = pipeline.primary_graph(inputs.graphs, inputs.day)
+    timings = {**inputs.timings_s, **result.timings_s, "plan": plan_s}
+    timings["total"] = sum(inputs.timings_s.values()) + plan_s
+    summary = report.summary(result, previous=inputs.day.previous)
+    summary.update({
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+        "warnings": list(result.warnings),
+        "config": config.to_dict(),
+        "inputs": {name: src.to_dict() for name, src in inputs.sources.items()},
+        "versions": _versions(),
+        "demo": inputs.demo,
+    })
+    return Plan(result=result, config=config, graph=graph, sources=dict(inputs.sources),
+                summary=summary, districts=_district_frame(result, graph, inputs.day))
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """A planned day: the result, the configuration it was made with, and its summary.
+
+    ``summary`` is the dict written as ``summary.json`` (parcels in = planned + unassigned +
+    rejected, totals, per courier, timings, warnings, the configuration and the inputs with
+    their SHA-256). ``result`` holds the frozen plan itself (:class:`~courier.model.DayPlan`);
+    ``graph`` is the street graph the parcels were snapped to; ``districts`` one polygon per
+    courier (or the station's own polygons).
+    """
+
+    result: DayPlan
+    config: PlanConfig
+    graph: StreetGraph
+    sources: Mapping[str, Source]
+    summary: dict[str, Any]
+    districts: gpd.GeoDataFrame | None = None
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What the station manager should know that did not stop the plan."""
+        return self.result.warnings
+
+    def to_frames(self) -> dict[str, Any]:
+        """Return the plan's tables as DataFrames: ``sort_plan``, ``stops``, ``unassigned``,
+        ``rejects``; ``routes`` (a GeoDataFrame of LineStrings along the streets, EPSG:4326)
+        and ``districts`` (polygons; empty without stops)."""
+        import geopandas as gpd
+        import pandas as pd
+
+        tables = {
+            "sort_plan": io.sort_plan_table(self.result.sort_lines),
+            "stops": io.stops_table(self.result),
+            "unassigned": io.unassigned_table(self.result.unassigned),
+            "rejects": io.rejects_table(self.result.rejects),
+        }
+        frames: dict[str, Any] = {name: pd.DataFrame(rows, columns=list(header))
+                                  for name, (header, rows) in tables.items()}
+        features = io.routes_features(self.result)["features"]
+        frames["routes"] = (gpd.GeoDataFrame.from_features(features, crs=4326) if features else
+                            gpd.GeoDataFrame({"courier_id": [], "trip": []}, geometry=[], crs=4326))
+        frames["districts"] = (self.districts if self.districts is not None
+                               else gpd.GeoDataFrame({"courier_id": []}, geometry=[], crs=4326))
+        return frames
+
+    def write(self, out_dir: Path | str, *, tiles: str = "osm") -> list[Path]:
+        """Write every file ``courier plan`` writes into ``out_dir``; return the paths.
+
+        sort_plan.csv, stops.csv, unassigned.csv, rejects.csv, routes.geojson,
+        districts.geojson (automatic districts), summary.json, report.html with its figures,
+        sheets/sort-<id>.html and maps/overview.html, maps/courier-<id>.html (``tiles``: osm,
+        amap or none for the map background).
+        """
+        from courier import maps, report
+
+        out = Path(out_dir)
+        written = io.write_plan_tables(out, self.result)
+        if self.districts is not None and "districts" not in self.sources:  # automatic ones
+            io.write_geojson(out / "districts.geojson", self.districts)
+            written.append(out / "districts.geojson")
+        io.write_json(out / "summary.json", self.summary)
+        written.append(out / "summary.json")
+        pages: dict[str, str | bytes] = {}
+        pages.update(maps.map_pages(self.result, districts=self.districts, tiles=tiles))  # type: ignore[arg-type]
+        pages.update(report.report_files(self.result, self.summary))
+        pages.update(report.sort_sheet_files(self.result))
+        written.extend(io.write_files(out, pages))
+        return written
+
+
+def plan(*, streets: StreetsInput, parcels: TableInput, couriers: TableInput,
+         station: Any = None, lockers: TableInput = None, districts: Any = None,
+         previous: Any = None, **options: Any) -> Plan:
+    """Plan a delivery day; the library's entry point (``courier.plan``).
+
+    Parameters
+    ----------
+    streets
+        A street file (``.osm``, ``.osm.gz``, ``.osm.bz2``, ``.osm.pbf``, ``.graphml``) or a
+        networkx ``MultiDiGraph``/``DiGraph`` as OSMnx builds it (``x``/``y`` on nodes;
+        ``length``, ``highway``, ``oneway``, ``maxspeed`` on edges, as present).
+    parcels, couriers, lockers
+        A path or a pandas DataFrame (empty cells may be NaN, as ``pd.read_csv`` gives them)
+        or a GeoDataFrame of points; the columns of the README.
+    station
+        ``(lon, lat)`` or ``"LON,LAT"``; default: the street node nearest the network's centre.
+    districts
+        The station's district polygons (a path or a GeoDataFrame with ``courier_id``).
+    previous
+        Yesterday's plan (its folder or its :class:`Plan`): keep couriers in yesterday's areas.
+    **options
+        Fields of :class:`~courier.config.PlanConfig` (``time_limit_s``, ``seed``,
+        ``solution_limit``, ``solver``, ``coords``, ``lunch``, ``auto_districts``,
+        ``rebalance``, ...), checked as the CLI checks them; also ``config`` (a PlanConfig to
+        start from), ``client`` (a Dask client), ``cache_dir``, ``encoding``, ``profiles`` (a
+        TOML path or a mapping) and ``bbox``.
+
+    Raises
+    ------
+    courier.InputError
+        Bad input, with the same problems the CLI prints.
+    """
+    import warnings
+
+    from courier.errors import CourierWarning
+
+    config, read, client = _split_options(options)
+    inputs = read_inputs(streets=streets, parcels=parcels, couriers=couriers, station=station,
+                         lockers=lockers, districts=districts, previous=previous, options=read)
+    result = run(inputs, config, client=client)
+    for note in result.warnings:
+        warnings.warn(note, CourierWarning, stacklevel=2)
+    return result
+
+
+_READ_OPTIONS = ("cache_dir", "encoding", "profiles", "bbox")
+
+
+def _split_options(options: Mapping[str, Any]) -> tuple[PlanConfig, ReadOptions, Any]:
+    """Split ``courier.plan``'s keyword options into the configuration, reading and a client."""
+    opts = dict(options)
+    base = opts.pop("config", None) or PlanConfig()
+    client = opts.pop("client", None)
+    read: dict[str, Any] = {k: opts.pop(k) for k in _READ_OPTIONS if k in opts}
+    if isinstance(read.get("profiles"), str | Path):
+        read["profiles"] = load_profiles(Path(read["profiles"]))
+    known = {f.name for f in fields(PlanConfig)}
+    unknown = sorted(set(opts) - known)
+    if unknown:
+        allowed = sorted(known | {"config", "client", *_READ_OPTIONS})
+        raise InputError(f"unknown option(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}")
+    current = {f.name: getattr(base, f.name) for f in fields(PlanConfig)}
+    config = PlanConfig.from_mapping({**current, **opts}) if opts else base
+    return config, ReadOptions(**read), client
+
+
+def _district_frame(result: DayPlan, graph: StreetGraph, day: Day) -> gpd.GeoDataFrame | None:
+    """The station's own polygons, or one polygon per courier around their stops."""
+    if day.districts is not None:
+        return day.districts
+    if not result.stops or not result.districts:
+        return None
+    import numpy as np
+
+    from courier.districts import district_polygons
+    from courier.streets import project
+
+    x, y = project(graph, [s.snap.lon for s in result.stops], [s.snap.lat for s in result.stops])
+    return district_polygons(result.districts, result.stops, xy_m=np.column_stack([x, y]),
+                             crs_metric=graph.crs_metric)
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for package in ("courier", "ortools", "pyvrp", "networkx", "numpy", "scipy"):
+        try:
+            out[package] = version(package)
+        except PackageNotFoundError:
+            out[package] = "unknown"
+    return out
+
+
+def _table(value: TableInput, what: str, opts: ReadOptions,
+           roster: bool = False) -> tuple[pd.DataFrame, Source]:
+    """Return an input table as text cells with row numbers, and where it came from."""
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        return io.as_table(value), Source(kind="table", name=f"{what} DataFrame", rows=len(value))
+    if not isinstance(value, str | Path):
+        raise InputError(f"{what}: expected a file path or a pandas DataFrame, got "
+                         f"{type(value).__name__}")
+    path = Path(value)
+    if roster and path.suffix.lower() == ".toml":
+        table = io.read_couriers_toml(path)
+    else:
+        table = io.read_table(path, encoding=opts.encoding)
+    return table, Source(kind="file", name=str(path), sha256=io.file_sha256(path), rows=len(table))
+
+
+def _graphs(streets: StreetsInput, vehicles: set[str],
+            opts: ReadOptions) -> tuple[dict[str, StreetGraph], Source]:
+    """Return one street graph per vehicle profile of the roster, and where they came from."""
+    from courier.streets import from_networkx, load_graph
+
+    profiles = sorted(vehicles)
+    if isinstance(streets, StreetGraph):
+        streets = {streets.profile: streets}
+    if isinstance(streets, Mapping):
+        missing = [p for p in profiles if p not in streets]
+        if missing:
+            raise InputError(f"streets: no prepared graph for the roster's vehicle(s) "
+                             f"{', '.join(missing)}; given: {', '.join(sorted(streets))}")
+        first = streets[profiles[0]]
+        return ({p: streets[p] for p in profiles},
+                Source(kind="graph", name=first.source))
+    if hasattr(streets, "nodes") and hasattr(streets, "edges"):
+        graphs = {p: from_networkx(streets, profile=opts.profiles[p], bbox=opts.bbox)
+                  for p in profiles}
+        return graphs, Source(kind="graph", name=graphs[profiles[0]].source)
+    if not isinstance(streets, str | Path):
+        raise InputError("streets: expected a street file path or a networkx graph, got "
+                         f"{type(streets).__name__}")
+    path = Path(streets)
+    graphs = {p: load_graph(path, profile=opts.profiles[p], cache_dir=opts.cache_dir,
+                            bbox=opts.bbox) for p in profiles}
+    return graphs, Source(kind="file", name=str(path), sha256=io.file_sha256(path))
+
+
+def _station(value: Any, graph: StreetGraph) -> tuple[float, float]:
+    """Return the station as (lon, lat): as given, or the node nearest the network's centre."""
+    if value is None:
+        from courier.synth import default_station
+
+        st = default_station(graph)
+        return st.lon, st.lat
+    if isinstance(value, str):
+        try:
+            lon_s, lat_s = value.split(",")
+            value = (float(lon_s), float(lat_s))
+        except ValueError:
+            raise InputError(f"station {value!r}: expected LON,LAT in degrees, "
+                             "e.g. 114.0553,22.5431") from None
+    try:
+        lon, lat = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise InputError(f"station {value!r}: expected (lon, lat) in degrees") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise InputError(f"station {lon},{lat}: lon must be -180..180 and lat -90..90")
+    return lon, lat
+
+
+def _districts(value: Any, sources: dict[str, Source]) -> tuple[Any, str]:
+    """Return the station's district polygons (or None) and the name to report them by."""
+    if value is None:
+        return None, "districts"
+    if isinstance(value, str | Path):
+        path = Path(value)
+        sources["districts"] = Source(kind="file", name=str(path),
+                                      sha256=io.file_sha256(path) if path.is_file() else "")
+        return io.read_polygons(path), str(path)
+    if not hasattr(value, "geometry"):
+        raise InputError("districts: expected a file path or a GeoDataFrame with courier_id, "
+                         f"got {type(value).__name__}")
+    sources["districts"] = Source(kind="table", name="districts GeoDataFrame", rows=len(value))
+    return value, "districts GeoDataFrame"
+
+
+def _previous(value: Any, sources: dict[str, Source]) -> dict[str, str] | None:
+    """Return yesterday's {location key: courier} from a plan folder, a Plan, or as given."""
+    from courier.districts import previous_assignment
+
+    if value is None:
+        return None
+    if isinstance(value, Plan):
+        stops = {s.stop_id: s for s in value.result.stops}
+        points = [(stops[v.stop_id], t.courier_id) for t in value.result.trips for v in t.visits]
+        sources["previous"] = Source(kind="table", name="previous Plan")
+        return dict(previous_assignment([s.lon for s, _ in points], [s.lat for s, _ in points],
+                                        [c for _, c in points]))
+    if isinstance(value, Mapping):
+        sources["previous"] = Source(kind="table", name="previous assignment", rows=len(value))
+        return {str(k): str(v) for k, v in value.items()}
+    folder = Path(value)
+    lon, lat, cids = io.read_previous(folder)
+    stops_csv = folder / "stops.csv"
+    sources["previous"] = Source(kind="file", name=str(stops_csv), sha256=io.file_sha256(stops_csv))
+    return dict(previous_assignment(lon, lat, cids))

@@ -1,0 +1,89 @@
+"""The backend protocol: what a routing solver is given and what it gives back, and the registry.
+
+A backend only searches: :func:`courier.routing.solve.solve` checks the problem, runs the
+pre-checks once, places lunch breaks, runs several seeds in parallel and turns what the backend
+found into scheduled trips with reason codes, the same way for every backend.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from courier.routing.problem import RoutingProblem
+
+__all__ = ["BACKENDS", "FIRST_SOLUTION_NAMES", "Backend", "Limits", "Search", "get_backend"]
+
+# OR-Tools construction heuristics a caller may ask for ("auto": chosen by the problem).
+FIRST_SOLUTION_NAMES = (
+    "auto",
+    "PATH_CHEAPEST_ARC",
+    "PARALLEL_CHEAPEST_INSERTION",
+    "LOCAL_CHEAPEST_INSERTION",
+    "GLOBAL_CHEAPEST_ARC",
+    "SAVINGS",
+    "CHRISTOFIDES",
+    "AUTOMATIC",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How long and how hard a backend may search.
+
+    ``deadline_s`` is a moment of :func:`time.perf_counter` in the calling process;
+    ``solution_limit`` (when given) makes the search depend only on the input and the seed.
+    ``first_solution`` names an OR-Tools construction heuristic (``"auto"``: by the problem);
+    other backends ignore it.
+    """
+
+    deadline_s: float
+    seed: int = 0
+    solution_limit: int | None = None
+    first_solution: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """What a backend found.
+
+    ``trips`` are ``(vehicle, earliest depot departure, stop nodes)`` per trip, in any order;
+    ``found`` is False when the search found no solution at all in its time (the stops it did
+    not serve are then ``no_solution``, not ``dropped``); ``reasons`` gives stops the backend
+    left out for a reason of its own.
+    """
+
+    trips: tuple[tuple[int, int, tuple[int, ...]], ...]
+    objective: int
+    status: str
+    found: bool = True
+    reasons: Mapping[int, str] = field(default_factory=dict)
+
+
+class Backend(Protocol):
+    """A routing solver: one function from a checked problem to the stops of each trip."""
+
+    name: str
+
+    def search(self, problem: RoutingProblem, active: Sequence[int],
+               allowed: Mapping[int, Sequence[int]], limits: Limits) -> Search:
+        """Route the ``active`` stops (each on one of its ``allowed`` vehicles) within ``limits``."""
+        ...
+
+
+# Name -> module holding a ``BACKEND``. Imported on first use: PyVRP is not loaded for an
+# OR-Tools plan, and no backend module imports the code that dispatches to it.
+BACKENDS: dict[str, str] = {
+    "ortools": "courier.routing.ortools",
+    "pyvrp": "courier.routing.pyvrp",
+}
+
+
+def get_backend(name: str) -> Backend:
+    """Return the backend registered as ``name`` (ValueError naming the choices otherwise)."""
+    if name not in BACKENDS:
+        raise ValueError(f"solver must be one of {tuple(BACKENDS)}, got {name!r}")
+    backend: Backend = importlib.import_module(BACKENDS[name]).BACKEND
+    return backend

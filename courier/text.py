@@ -1,0 +1,56 @@
+"""Clock times and user text: parsing ``HH:MM`` once at the edge, formatting it back, escaping.
+
+Every page (maps, report, sort sheets, benchmark pages) escapes user text with :func:`esc`, and
+every table and page prints times with :func:`hhmm` / :func:`hhmmss`, so a rule changes in one
+place.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+__all__ = ["DAY_S", "esc", "hhmm", "hhmmss", "parse_time_s"]
+
+DAY_S = 24 * 3600
+# Latest clock time accepted: overnight work up to the next day's midnight.
+_MAX_HOURS = 48
+
+_TIME_RE = re.compile(
+    r"^(?:\d{4}-\d{2}-\d{2}[ T])?(?P<h>\d{1,2}):(?P<m>\d{2})(?::(?P<s>\d{2}))?$"
+)
+
+
+def parse_time_s(text: str) -> int:
+    """Return seconds from midnight for ``HH:MM[:SS]`` (an ISO date in front is ignored).
+
+    Raises
+    ------
+    ValueError
+        Not a time of day, with what is allowed.
+    """
+    match = _TIME_RE.match(str(text).strip())
+    if not match:
+        raise ValueError("not a time of day; allowed: HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM")
+    h, m, s = int(match["h"]), int(match["m"]), int(match["s"] or 0)
+    if h > _MAX_HOURS or m > 59 or s > 59:
+        raise ValueError(f"hours 0-{_MAX_HOURS}, minutes and seconds 0-59")
+    return h * 3600 + m * 60 + s
+
+
+def hhmm(seconds: int) -> str:
+    """Format seconds from midnight as HH:MM (hours may pass 24 for overnight work)."""
+    seconds = max(int(seconds), 0)
+    return f"{seconds // 3600:02d}:{seconds % 3600 // 60:02d}"
+
+
+def hhmmss(seconds: int) -> str:
+    """Format seconds from midnight as HH:MM:SS (hours may pass 24 for overnight work)."""
+    h, rem = divmod(int(seconds), 3600)
+    m, s = divmod(rem, 60)
+    return f"{h:02d}:{m:02d}:{s:02d}"
+
+
+def esc(text: object) -> str:
+    """Return ``text`` escaped for HTML text and attribute values (quotes included)."""
+    return html.escape(str(text), quote=True)
