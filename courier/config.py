@@ -151,8 +151,11 @@ DROP_PENALTY_S = 24 * 3600
 DETOUR_FACTOR = 1.3
 
 
-def _problems(checks: Mapping[str, bool], what: str) -> list[str]:
-    return [f"{what}: {message}" for message, bad in checks.items() if bad]
+def _check(checks: Mapping[str, bool], what: str) -> None:
+    """Raise one InputError naming every check that failed (``{message: failed}``)."""
+    bad = [f"{what}: {message}" for message, failed in checks.items() if failed]
+    if bad:
+        raise InputError("bad plan parameters: " + "; ".join(bad))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +171,12 @@ class LunchConfig:
     minutes: int = 30
 
     def __post_init__(self) -> None:
-        bad = _problems({
+        _check({
             f"minutes must be 0 (no lunch) to {LUNCH_MAX_MIN}, got {self.minutes}":
                 not 0 <= self.minutes <= LUNCH_MAX_MIN,
             f"to ({hhmm(self.to_s)}) is before from ({hhmm(self.from_s)})": self.to_s < self.from_s,
             "from and to must be seconds of the day >= 0": min(self.from_s, self.to_s) < 0,
         }, "lunch")
-        if bad:
-            raise InputError("bad plan parameters: " + "; ".join(bad))
 
     @classmethod
     def parse(cls, text: str) -> LunchConfig:
@@ -229,14 +230,12 @@ class DistrictConfig:
     rounds: int = 2
 
     def __post_init__(self) -> None:
-        bad = _problems({
+        _check({
             f"balance must be >= 1, got {self.balance}": not self.balance >= 1.0,
             "stickiness_s and previous_radius_m must be >= 0":
                 self.stickiness_s < 0 or self.previous_radius_m < 0,
             f"rounds must be >= 1, got {self.rounds}": self.rounds < 1,
         }, "auto_districts")
-        if bad:
-            raise InputError("bad plan parameters: " + "; ".join(bad))
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,14 +258,12 @@ class RebalanceConfig:
     min_room_s: int = 900
 
     def __post_init__(self) -> None:
-        bad = _problems({
+        _check({
             f"share must be from 0 (off) to below 1, got {self.share}": not 0 <= self.share < 1,
             f"over must be >= 0, got {self.over}": self.over < 0,
             "min_districts, rounds and min_room_s must be >= 0":
                 min(self.min_districts, self.rounds, self.min_room_s) < 0,
         }, "rebalance")
-        if bad:
-            raise InputError("bad plan parameters: " + "; ".join(bad))
 
 
 _SECTIONS: dict[str, type] = {"lunch": LunchConfig, "auto_districts": DistrictConfig,

@@ -21,7 +21,6 @@ distance over a constant speed; every stop costs the same service time.
 from __future__ import annotations
 
 import datetime as dt
-import html
 import itertools
 import logging
 import math
@@ -40,7 +39,8 @@ import pandas as pd
 from courier.config import DETOUR_FACTOR
 from courier.coords import gcj02_to_wgs84
 from courier.errors import InputError, Problem
-from courier.io import read_table, write_json, write_text
+from courier.io import read_table, write_figure, write_files, write_json, write_text
+from courier.text import esc
 
 __all__ = [
     "VARIANTS",
@@ -738,10 +738,9 @@ def _totals(days: pd.DataFrame, *, min_stops: int, detour: float) -> dict[str, d
 def write_outputs(result: HistoryResult, history: pd.DataFrame, out_dir: Path) -> None:
     """Write ``history.json`` (totals), ``history.csv`` (days), ``routes.csv``, ``report.html`` + PNGs."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "history.json", result.totals)
-    result.days.to_csv(out_dir / "history.csv", index=False)
-    result.routes.to_csv(out_dir / "routes.csv", index=False)
+    write_files(out_dir, {"history.csv": result.days.to_csv(index=False),
+                          "routes.csv": result.routes.to_csv(index=False)})
     images = _plots(result, history, out_dir)
     write_text(out_dir / "report.html", _html(result, images))
 
@@ -781,7 +780,7 @@ def _plots(result: HistoryResult, history: pd.DataFrame, out_dir: Path) -> list[
     ax.set_ylabel("courier-days")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(out_dir / "saving_hist.png", dpi=110)
+    write_figure(out_dir / "saving_hist.png", fig)
     plt.close(fig)
     images.append(("saving_hist.png", "Distance saving of each planned route vs the actual one, per day"))
 
@@ -796,7 +795,7 @@ def _plots(result: HistoryResult, history: pd.DataFrame, out_dir: Path) -> list[
     ax2.set_ylabel("mean HR@3")
     ax2.set_ylim(0, 1.05)
     fig.tight_layout()
-    fig.savefig(out_dir / "similarity.png", dpi=110)
+    write_figure(out_dir / "similarity.png", fig)
     plt.close(fig)
     images.append(("similarity.png", "Similarity of the planned orders to the actual order"))
 
@@ -834,7 +833,7 @@ def _plots(result: HistoryResult, history: pd.DataFrame, out_dir: Path) -> list[
         fig.suptitle(f"courier {courier_id}, day {day}: {int(info['stops'])} stops "
                      "(red square = station, colour = AOI, numbers = visiting order)")
         fig.tight_layout()
-        fig.savefig(out_dir / "example_day.png", dpi=110)
+        write_figure(out_dir / "example_day.png", fig)
         plt.close(fig)
         images.append(("example_day.png", f"Example day: courier {courier_id}, day {day}, actual vs planned"))
     return images
@@ -851,7 +850,7 @@ def _fmt(x: Any, digits: int = 3) -> str:
 
 
 def _html(result: HistoryResult, images: list[tuple[str, str]]) -> str:
-    e = html.escape
+    e = esc
     totals = result.totals
     metrics = ("distance_m", "duration_s", "saving_pct", "kendall", "hr3", "aoi_switches", "aoi_reentries")
     head = "".join(f"<th>{e(m)}</th>" for m in metrics)
@@ -863,7 +862,7 @@ def _html(result: HistoryResult, images: list[tuple[str, str]]) -> str:
     )
     any_t = totals["actual"]
     figs = "".join(
-        f'<figure><img src="{e(name, quote=True)}" alt="{e(cap, quote=True)}">'
+        f'<figure><img src="{e(name)}" alt="{e(cap)}">'
         f"<figcaption>{e(cap)}</figcaption></figure>"
         for name, cap in images
     )

@@ -277,6 +277,13 @@ def write_files(out_dir: Path, files: Mapping[str, str | bytes]) -> list[Path]:
     return written
 
 
+def write_figure(path: Path, figure: Any, *, dpi: int = 110) -> Path:
+    """Write a matplotlib figure as PNG (no software tag, so the bytes are reproducible)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", dpi=dpi, metadata={"Software": None})
+    return path
+
+
 def write_geojson(path: Path, frame: Any) -> None:
     """Write a GeoDataFrame as GeoJSON (EPSG:4326)."""
     path.parent.mkdir(parents=True, exist_ok=True)

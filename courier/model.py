@@ -14,6 +14,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from courier.config import MAX_TRIPS
+
 Kind = Literal["delivery", "pickup"]
 Window = tuple[int, int]
 
@@ -67,9 +69,9 @@ class Courier:
     capacity_l: float
     shift_start_s: int
     shift_end_s: int
-    max_trips: int = 3
+    max_trips: int = MAX_TRIPS
     name: str = ""
-    # Lunch: None = the station's default (PlanConfig.lunch_*); lunch_min 0 = no lunch.
+    # Lunch: None = the station's default (PlanConfig.lunch); lunch_min 0 = no lunch.
     lunch_min: int | None = None
     lunch_from_s: int | None = None
     lunch_to_s: int | None = None

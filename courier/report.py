@@ -7,7 +7,6 @@ import io
 import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from courier.io import safe_filename
@@ -16,13 +15,6 @@ from courier.text import esc, hhmm
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-
-def _version(package: str) -> str:
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def summary(plan: DayPlan, *, previous: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -92,7 +84,6 @@ def summary(plan: DayPlan, *, previous: Mapping[str, str] | None = None) -> dict
         "seed": plan.seed,
         "streets": plan.streets_source,
         "station": {"lon": plan.station.lon, "lat": plan.station.lat},
-        "versions": {"courier": _version("courier"), "ortools": _version("ortools")},
     }
 
 

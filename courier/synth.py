@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from courier.config import MAX_TRIPS
 from courier.errors import InputError
 from courier.model import Station, StreetGraph
 
@@ -160,7 +161,7 @@ def synth_couriers(*, parcels: int, config: SynthConfig = SynthConfig(),
         "capacity_l": config.courier_capacity_l,
         "shift_start": config.shift[0],
         "shift_end": config.shift[1],
-        "max_trips": 3,
+        "max_trips": MAX_TRIPS,
     })
 
 

@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import osmnx as ox
 import pandas as pd
@@ -24,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 STREETS = HERE.parent / "data" / "shenzhen_futian_drive.osm.gz"
 
 
-def futian_graph() -> object:
+def futian_graph() -> Any:
     """The Futian drive network as OSMnx builds it (a simplified networkx MultiDiGraph)."""
     with tempfile.TemporaryDirectory() as tmp:
         xml = Path(tmp) / "futian.osm"
@@ -34,15 +35,15 @@ def futian_graph() -> object:
 
 
 def main(out_dir: Path) -> courier.Plan:
-    G = futian_graph()
-    print(f"OSMnx graph: {G.number_of_nodes()} nodes, {G.number_of_edges()} edges")
+    graph = futian_graph()
+    print(f"OSMnx graph: {graph.number_of_nodes()} nodes, {graph.number_of_edges()} edges")
 
     # Empty cells come back as NaN: courier treats them as empty, as in a CSV file.
     parcels = pd.read_csv(HERE / "parcels.csv")
     couriers = pd.read_csv(HERE / "couriers.csv")
     lockers = pd.read_csv(HERE / "lockers.csv")
 
-    plan = courier.plan(streets=G, parcels=parcels, couriers=couriers, lockers=lockers,
+    plan = courier.plan(streets=graph, parcels=parcels, couriers=couriers, lockers=lockers,
                         station=(114.033011, 22.558884), time_limit_s=10, seed=0,
                         solution_limit=50)
 

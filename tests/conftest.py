@@ -15,11 +15,6 @@ DATA = Path(__file__).parent / "data"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-@pytest.fixture
-def data_dir() -> Path:
-    return DATA
-
-
 def shared_file(*parts: str) -> Path:
     """Return a file under ../shared/data, or skip the test with the reason when it is absent."""
     path = SHARED.joinpath(*parts)

@@ -182,6 +182,7 @@ def test_demo_respects_the_time_limit(demo: Path) -> None:
     assert t["total"] == pytest.approx(t["read_streets"] + t["read_input"] + t["plan"], abs=0.01)
 
 
+@pytest.mark.shared
 def test_shenzhen_futian_real_streets(tmp_path: Path) -> None:
     streets = shared_file("osm_shenzhen_pcrl", "shenzhen_futian_drive.osm")
     code, output = run("synth", "--streets", str(streets), "--parcels", "400", "--couriers", "3",
@@ -282,6 +283,7 @@ def test_any_mix_of_rows_is_planned_unassigned_or_rejected_exactly_once(rows_in,
     assert all(u.reason_code == "too_big" for u in result.unassigned if u.parcel_id in heavy)
 
 
+@pytest.mark.shared
 def test_the_readme_example_on_real_futian_streets(tmp_path: Path) -> None:
     streets = shared_file("osm_shenzhen_pcrl", "shenzhen_futian_drive.osm")
     root = Path(__file__).resolve().parents[1] / "examples"

@@ -26,6 +26,7 @@ from courier.model import Snap, StreetGraph
 from courier.streets import (
     UNREACHABLE,
     fragment_distance_m,
+    from_networkx,
     load_graph,
     project,
     snap_points,
@@ -393,3 +394,61 @@ def test_matrix_of_zero_and_one_point(tiny: StreetGraph) -> None:
     assert one.time_s.tolist() == [[0]]
     (start,) = one.path_lonlat(0, 0)
     assert start == pytest.approx((114.0005, 22.5), abs=1e-6)
+
+
+# ---------------------------------------------------------------------------------- networkx
+
+
+def test_from_networkx_reads_an_osmnx_graph_like_the_osm_file() -> None:
+    ox = pytest.importorskip("osmnx")
+    town = DATA / "tiny_town.osm"
+    from_file = load_graph(town, profile=ETRI)
+    # A simplified OSMnx graph: interior nodes of a street become edge geometry.
+    from_ox = from_networkx(ox.graph_from_xml(town, simplify=True), profile=ETRI)
+    assert from_ox.n_edges == from_file.n_edges
+    assert sorted(from_ox.edge_length_m.round(3)) == sorted(from_file.edge_length_m.round(3))
+    assert sorted(from_ox.edge_time_s.round(3)) == sorted(from_file.edge_time_s.round(3))
+    pts = {(round(a, 7), round(b, 7)) for a, b in zip(from_ox.node_lon, from_ox.node_lat, strict=True)}
+    assert pts == {(round(a, 7), round(b, 7))
+                   for a, b in zip(from_file.node_lon, from_file.node_lat, strict=True)}
+
+
+@pytest.mark.shared
+def test_from_networkx_equals_the_graphml_file() -> None:
+    path = _shared("osm_shenzhen_pcrl/ShenZhen_pcrl_osmnx.graphml")
+    a = load_graph(path, profile=VAN)
+    b = from_networkx(nx.read_graphml(path), profile=VAN)
+    for f in dataclasses.fields(StreetGraph):
+        if f.name != "source":
+            np.testing.assert_array_equal(np.asarray(getattr(a, f.name)),
+                                          np.asarray(getattr(b, f.name)), err_msg=f.name)
+
+
+def test_to_networkx_and_back(tiny: StreetGraph) -> None:
+    g = tiny.to_networkx()
+    assert isinstance(g, nx.MultiDiGraph) and g.graph["crs"] == "epsg:4326"
+    assert g.number_of_nodes() == tiny.n_nodes and g.number_of_edges() == tiny.n_edges
+    node = int(tiny.node_osm_id[0])
+    assert g.nodes[node]["x"] == float(tiny.node_lon[0])
+    # Back into courier: the same streets (highway classes are not kept, so give them back).
+    for _, _, data in g.edges(data=True):
+        data["highway"] = "residential"
+    again = from_networkx(g, profile=ETRI)
+    assert again.n_edges == tiny.n_edges
+    assert sorted(again.edge_length_m.round(2)) == sorted(tiny.edge_length_m.round(2))
+
+
+def test_a_projected_networkx_graph_is_unprojected() -> None:
+    g = nx.MultiDiGraph(crs="EPSG:32650")
+    tr = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32650", always_xy=True)
+    for i, (lon, lat) in enumerate(((114.0, 22.5), (114.001, 22.5), (114.001, 22.501))):
+        x, y = tr.transform(lon, lat)
+        g.add_node(i, x=x, y=y)
+    for u, v in ((0, 1), (1, 2), (2, 0)):
+        g.add_edge(u, v, highway="residential")
+        g.add_edge(v, u, highway="residential")
+    graph = from_networkx(g, profile=ETRI)
+    assert float(graph.node_lon.min()) == pytest.approx(114.0, abs=1e-7)
+    assert float(graph.node_lat.max()) == pytest.approx(22.501, abs=1e-7)
+    with pytest.raises(InputError, match="needs x/y"):
+        from_networkx(nx.MultiDiGraph([(0, 1)]), profile=ETRI)

@@ -11,9 +11,14 @@ from courier.errors import InputError
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 BENCH = DATA / "vrp-bench"
-needs_bench = pytest.mark.skipif(
+_skip_without_bench = pytest.mark.skipif(
     not BENCH.is_dir(), reason=f"benchmark instances not found at {BENCH} (../shared/data)"
 )
+
+
+def needs_bench(test):  # type: ignore[no-untyped-def]
+    """Read ../shared/data: marked ``shared``, skipped with the reason when it is absent."""
+    return pytest.mark.shared(_skip_without_bench(test))
 
 TINY_SOLOMON = """\
 TINY

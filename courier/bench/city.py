@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from courier import io
 from courier.bench.load import Progress, day_inputs, maxrss_mb, plan_inputs, point_figures, time_exponent
 from courier.errors import InputError
 
@@ -195,7 +196,6 @@ def run(*, streets: Path, stations: int, parcels_per_station: int, client: Clien
 
 def write(result: Mapping[str, Any], out: Path) -> list[Path]:
     """Write bench.json, plots and bench.html of a city run into ``out``."""
-    import json
 
     import matplotlib
 
@@ -204,9 +204,7 @@ def write(result: Mapping[str, Any], out: Path) -> list[Path]:
 
     from courier.bench.load import _html, _save, plain_log_ticks
 
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n",
-                                    encoding="utf-8")
+    io.write_json(out / "bench.json", result)
     points = result["points"]
     figures: list[Path] = []
     fig, ax = plt.subplots(figsize=(6.4, 4.4), layout="constrained")
@@ -251,5 +249,5 @@ def write(result: Mapping[str, Any], out: Path) -> list[Path]:
             ("plan_s", "plan s"), ("worker", "worker"), ("worker_peak_rss_mb", "worker peak RSS MB"),
             ("km_per_parcel", "km/parcel"), ("parcels_per_courier_hour", "parcels/courier-h"),
             ("unassigned", "unassigned by reason")]
-    page.write_text(_html(result, [f.name for f in figures], cols=cols), encoding="utf-8")
+    io.write_text(page, _html(result, [f.name for f in figures], cols=cols))
     return [out / "bench.json", *figures, page]

@@ -21,7 +21,6 @@ starting roster.
 from __future__ import annotations
 
 import functools
-import json
 import math
 import resource
 import threading
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from courier import io
 from courier.config import MAX_TRIPS, PROFILES, PlanConfig
 from courier.errors import InputError
 from courier.io import as_table
@@ -352,16 +352,14 @@ def write(result: Mapping[str, Any], out: Path) -> list[Path]:
     write_json(result, out)
     figures = _plots(result, out)
     page = out / "bench.html"
-    page.write_text(_html(result, [f.name for f in figures]), encoding="utf-8")
+    io.write_text(page, _html(result, [f.name for f in figures]))
     return [out / "bench.json", *figures, page]
 
 
 def write_json(result: Mapping[str, Any], out: Path) -> Path:
     """Write ``out/bench.json``."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "bench.json"
-    path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+    io.write_json(out / "bench.json", result)
+    return out / "bench.json"
 
 
 def _plots(result: Mapping[str, Any], out: Path) -> list[Path]:
@@ -452,7 +450,7 @@ def _volume_ticks(ax: Any, volumes: np.ndarray) -> None:
 def _save(fig: Any, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
-    fig.savefig(path, dpi=110)
+    io.write_figure(path, fig)
     plt.close(fig)
     return path
 

@@ -27,7 +27,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from courier import routing
+from courier import io, routing
 from courier.errors import InputError, Problem
 
 __all__ = [
@@ -251,7 +251,7 @@ def write_solution(path: Path, routes: Sequence[Sequence[int]], cost: float) -> 
     """Write routes (customer numbers) in VRPLIB ``.sol`` format."""
     lines = [f"Route #{k}: {' '.join(map(str, r))}" for k, r in enumerate(routes, start=1)]
     lines.append(f"Cost {int(cost)}" if float(cost).is_integer() else f"Cost {cost:.4f}")
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    io.write_text(path, "\n".join(lines) + "\n")
 
 
 def _bks(inst: Instance) -> tuple[float | None, int | None]:
@@ -442,8 +442,6 @@ def run(
     if baseline == "vroom":
         from courier.bench import vroom
     results: list[VrplibResult] = []
-    if solutions_out is not None:
-        solutions_out.mkdir(parents=True, exist_ok=True)
     for path in paths:
         inst = read_instance(Path(path))
         problem = build_problem(inst, vehicles_first=vehicles_first)

@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 # Time kept back from the search budget for extracting the result (the search limit is a wall
 # clock limit on the search alone).
 _EXTRACT_RESERVE_S = 0.05
+# A first-solution probe may take at most 1 / this of the time left: a probe that fails to
+# insert (it happens with windows and chained trips) leaves time for the next ones.
+_PROBE_SHARE = 3
 
 _FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy
 _METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic
@@ -353,7 +356,7 @@ def _first_solution(problem: RoutingProblem, active: list[int], model: _Model, *
         remaining = deadline - time.perf_counter() - _EXTRACT_RESERVE_S
         if remaining <= 0.05:
             break
-        params = _search_parameters(problem, active, time_limit_s=remaining / 3,
+        params = _search_parameters(problem, active, time_limit_s=remaining / _PROBE_SHARE,
                                     solution_limit=1, first_solution=name)
         params.local_search_metaheuristic = _METAHEURISTIC.GREEDY_DESCENT
         solution = model.routing.SolveWithParameters(params)

@@ -24,7 +24,7 @@ from courier.routes import DistrictTask, RouteOptions, route_district
 from courier.streets import load_graph, project
 from courier.synth import default_station, synth_couriers, synth_parcels
 
-pytestmark = pytest.mark.benchmark
+pytestmark = [pytest.mark.benchmark, pytest.mark.shared]
 _TIME_S = float(os.environ.get("COURIER_BENCH_TIME_S", "300"))
 
 

@@ -34,7 +34,7 @@ SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 OSM = SHARED / "osm_shenzhen_pcrl" / "shenzhen_nanshan_futian_drive.osm"
 PROFILE = PROFILES["etricycle"]
 
-pytestmark = pytest.mark.benchmark
+pytestmark = [pytest.mark.benchmark, pytest.mark.shared]
 
 
 def _networkx_rows(
