@@ -171,7 +171,8 @@ def demo_inputs(*, seed: int = 0, options: ReadOptions | None = None) -> Inputs:
 
     opts = options or ReadOptions()
     path = demo_streets()
-    graph = load_graph(path, profile=opts.profiles["etricycle"], cache_dir=opts.cache_dir)
+    graph = load_graph(path, profile=opts.profiles["etricycle"], cache_dir=opts.cache_dir,
+                       bbox=opts.bbox)
     day_seed = DEMO.seed + seed
     inputs = read_inputs(
         streets={"etricycle": graph},

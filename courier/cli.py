@@ -159,6 +159,13 @@ def plan(
             bbox=_parse_bbox(bbox) if bbox else None)
         files = (streets, parcels, couriers)
         if all(f is None for f in files):
+            extra = [flag for flag, value in (("--station", station), ("--lockers", lockers),
+                                              ("--districts", districts), ("--previous", previous))
+                     if value is not None]
+            if extra:
+                raise InputError(f"{', '.join(extra)}: the demo brings its own station, lockers "
+                                 "and districts; give --streets, --parcels and --couriers to "
+                                 "plan your own station")
             inputs = application.demo_inputs(seed=config.seed, options=read)
         elif any(f is None for f in files):
             raise InputError("give all three of --streets, --parcels and --couriers, "

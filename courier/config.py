@@ -132,8 +132,6 @@ class Coords(enum.StrEnum):
     GCJ02 = "gcj02"  # Chinese map apps (Amap, Tencent); converted to WGS-84 on input
 
 
-SOLVERS = tuple(s.value for s in Solver)
-
 # Defaults shared by the roster, the configuration and the routing problem: one home each.
 RELOAD_S = 600  # loading the next trip at the station
 MAX_TRIPS = 3  # trips a courier may do in a day when the roster does not say
@@ -201,6 +199,8 @@ class LunchConfig:
             raw = data.get(key, data.get(f"{key}_s"))
             if raw is None:
                 continue
+            if isinstance(raw, bool):
+                raise InputError(f"bad plan parameters: lunch.{key} {raw!r}: a time HH:MM")
             try:
                 values[f"{key}_s"] = raw if isinstance(raw, int) else parse_time_s(str(raw))
             except ValueError as exc:
@@ -343,16 +343,16 @@ class PlanConfig:
         """
         _refuse_unknown(data, {f.name for f in fields(cls)}, "plan")
         values = dict(data)
-        for name, kind in _SECTIONS.items():
-            section = values.get(name)
-            if isinstance(section, Mapping):
-                if kind is LunchConfig:
-                    values[name] = LunchConfig.from_mapping(section)
-                else:
-                    _refuse_unknown(section, {f.name for f in fields(kind)}, name)
-                    values[name] = kind(**section)
         try:
-            return cls(**values)
+            for name, kind in _SECTIONS.items():
+                section = values.get(name)
+                if isinstance(section, Mapping):
+                    if kind is LunchConfig:
+                        values[name] = LunchConfig.from_mapping(section)
+                    else:
+                        _refuse_unknown(section, {f.name for f in fields(kind)}, name)
+                        values[name] = kind(**_typed(kind, section, name))
+            return cls(**_typed(cls, values, "plan"))
         except TypeError as exc:
             raise InputError(f"bad plan parameters: {exc}") from None
 
@@ -389,16 +389,31 @@ def _refuse_unknown(data: Mapping[str, Any], known: set[str], what: str) -> None
                          f"allowed: {', '.join(sorted(known))}")
 
 
+def _typed(kind: type, values: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """Check plain values against the field types of ``kind``: a number where a number goes
+    (an int for a whole number), a bool where a flag goes, text where text goes."""
+    out = dict(values)
+    problems = []
+    for f in fields(kind):
+        if f.name not in out or out[f.name] is None or not isinstance(f.type, str):
+            continue
+        value, wanted = out[f.name], f.type
+        if wanted.startswith("int") and (isinstance(value, bool) or not isinstance(value, int)):
+            if isinstance(value, float) and value.is_integer():
+                out[f.name] = int(value)
+            else:
+                problems.append(f"{what}.{f.name} must be a whole number, got {value!r}")
+        elif wanted.startswith("float") and (isinstance(value, bool)
+                                             or not isinstance(value, int | float)):
+            problems.append(f"{what}.{f.name} must be a number, got {value!r}")
+    if problems:
+        raise InputError("bad plan parameters: " + "; ".join(problems))
+    return out
+
+
 def _whole(value: Any, name: str) -> int:
     try:
         number = int(value)
     except (TypeError, ValueError):
         raise InputError(f"bad plan parameters: {name} must be a whole number, got {value!r}") from None
     return number
-
-
-def with_options(config: PlanConfig, **options: Any) -> PlanConfig:
-    """Return ``config`` with the given fields replaced (None leaves a field as it is)."""
-    given = {k: v for k, v in options.items() if v is not None}
-    return PlanConfig.from_mapping({**{f.name: getattr(config, f.name) for f in fields(config)},
-                                    **given}) if given else config

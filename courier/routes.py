@@ -74,7 +74,7 @@ class DistrictRoutes:
 
 # The least search time a district gets, however late it starts: enough for a first solution
 # of a small district, so a late district is routed rather than left without a solution.
-_MIN_SEARCH_S = 0.1
+_MIN_DISTRICT_SEARCH_S = 0.1
 
 _GRAPHS: dict[str, StreetGraph] = {}
 
@@ -180,7 +180,7 @@ def route_district(task: DistrictTask, graphs: Mapping[str, StreetGraph]) -> Dis
         distance_m={p: m.distance_m for p, m in matrices.items()},
         reload_s=opts.reload_s, drop_penalty_s=opts.drop_penalty_s, lunch=opts.lunch)
     # The share less the matrices' time, never past the plan's deadline.
-    budget = max(_MIN_SEARCH_S, min(share_s - matrix_s, task.deadline_epoch_s - time.time()))
+    budget = max(_MIN_DISTRICT_SEARCH_S, min(share_s - matrix_s, task.deadline_epoch_s - time.time()))
     result = routing.solve(problem, time_limit_s=budget, seed=opts.seed,
                            solution_limit=opts.solution_limit, solver=opts.solver)
     trips = [_trip(problem, rt, task.stops, matrices) for rt in result.trips]

@@ -53,7 +53,7 @@ logger = logging.getLogger(__name__)
 
 
 # Bump whenever the graph-building rules or the cache layout change: old caches then miss.
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 _SUFFIXES = (".osm", ".osm.gz", ".osm.bz2", ".osm.pbf", ".graphml")
 _ONEWAY_FORWARD = frozenset({"yes", "true", "1"})
 _ONEWAY_REVERSE = frozenset({"-1", "reverse"})
@@ -257,7 +257,12 @@ def _node_lonlat(g: Any, source: str) -> dict[Any, tuple[float, float]]:
         except (KeyError, TypeError, ValueError):
             raise InputError(f"{source}: node {node!r} needs x/y (lon/lat) attributes") from None
     crs = g.graph.get("crs")
-    if crs is not None and xy and not pyproj.CRS.from_user_input(crs).is_geographic:
+    try:
+        geographic = crs is None or pyproj.CRS.from_user_input(crs).is_geographic
+    except pyproj.exceptions.CRSError:
+        raise InputError(f"{source}: graph attribute crs {crs!r} is not a coordinate reference "
+                         "system; allowed: an EPSG code or WKT, e.g. epsg:4326") from None
+    if xy and not geographic:
         to_lonlat = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
         nodes = list(xy)
         lon, lat = to_lonlat.transform([xy[n][0] for n in nodes], [xy[n][1] for n in nodes])
@@ -331,7 +336,8 @@ def from_networkx(g: Any, *, profile: VehicleProfile,
     ``x``/``y`` (lon/lat, or metres with a projected ``crs`` graph attribute); edges use
     ``highway``, ``oneway`` (through their direction), ``maxspeed``, ``access``, ``geometry``
     and ``name`` where present. The result keeps the compiled hot path (flat arrays, only the
-    largest strongly connected part); :meth:`StreetGraph.to_networkx` gives it back.
+    largest strongly connected part); :meth:`StreetGraph.to_networkx` gives the prepared graph
+    back for looking at (with lengths and this profile's travel times, not the OSM tags).
 
     Raises
     ------

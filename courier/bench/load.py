@@ -314,9 +314,10 @@ def run(streets: Path, sweep: Sweep, *, client: Client | None = None,
         limit = sweep.search_limit_s
         if limit is not None:
             step = functools.partial(_prefixed, progress, f"{volume} parcels") if progress else None
-            found = couriers_needed(inputs, start=len(inputs.day.couriers),
-                                    config=replace(config, time_limit_s=limit), client=client,
-                                    progress=step)
+            # The probes are bounded by their time, as before: no solution limit.
+            probe = replace(config, time_limit_s=limit, solution_limit=None)
+            found = couriers_needed(inputs, start=len(inputs.day.couriers), config=probe,
+                                    client=client, progress=step)
             point["couriers_needed"] = found["couriers"]
             point["couriers_search"] = found
         points.append(point)

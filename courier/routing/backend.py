@@ -1,8 +1,8 @@
 """The backend protocol: what a routing solver is given and what it gives back, and the registry.
 
-A backend only searches: :func:`courier.routing.solve.solve` checks the problem, runs the
-pre-checks once, places lunch breaks, runs several seeds in parallel and turns what the backend
-found into scheduled trips with reason codes, the same way for every backend.
+A backend only searches: :func:`courier.routing.solve` (the problem was checked when it was
+built) runs the pre-checks once, places lunch breaks, runs several seeds in parallel and turns
+what the backend found into scheduled trips with reason codes, the same way for every backend.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ from typing import Protocol
 
 from courier.routing.problem import RoutingProblem
 
-__all__ = ["BACKENDS", "FIRST_SOLUTION_NAMES", "Backend", "Limits", "Search", "get_backend"]
+__all__ = ["BACKENDS", "EXTRACT_RESERVE_S", "FIRST_SOLUTION_NAMES", "Backend", "Limits", "Search",
+           "get_backend"]
 
+# Time a backend keeps back from its deadline for turning its solution into trips.
+EXTRACT_RESERVE_S = 0.05
 # OR-Tools construction heuristics a caller may ask for ("auto": chosen by the problem).
 FIRST_SOLUTION_NAMES = (
     "auto",
@@ -79,6 +82,7 @@ BACKENDS: dict[str, str] = {
     "ortools": "courier.routing.ortools",
     "pyvrp": "courier.routing.pyvrp",
 }
+# Every name of courier.config.Solver has a backend here (tests check it).
 
 
 def get_backend(name: str) -> Backend:

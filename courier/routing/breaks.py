@@ -203,7 +203,8 @@ class _Placer:
             if anchor:
                 if not self.take(arrival):
                     return None
-                ready = arrival if self.brk is None else self.brk + self.length
+                assert self.brk is not None  # take() sets it
+                ready = self.brk + self.length
             start = earliest_start(self.problem.windows_s[node], ready)
             if start is None:
                 if self.late is None or anchor:

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from courier.routing.backend import Limits, Search
+from courier.routing.backend import EXTRACT_RESERVE_S, Limits, Search
 from courier.routing.problem import (
     IntArray,
     RoutingProblem,
@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 # Time kept back from the search budget for extracting the result (the search limit is a wall
 # clock limit on the search alone).
-_EXTRACT_RESERVE_S = 0.05
+_EXTRACT_RESERVE_S = EXTRACT_RESERVE_S
 # A first-solution probe may take at most 1 / this of the time left: a probe that fails to
 # insert (it happens with windows and chained trips) leaves time for the next ones.
 _PROBE_SHARE = 3

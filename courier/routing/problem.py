@@ -9,7 +9,7 @@ district's stops and couriers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -169,6 +169,11 @@ class RoutingProblem:
         problems = self.problems()
         if problems:
             raise ValueError("bad routing problem: " + "; ".join(problems))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Rebuilt through the constructor in another process, so it is checked and read-only
+        # there too (plain pickling would bring the arrays back writeable).
+        return (RoutingProblem, tuple(getattr(self, f.name) for f in fields(self)))
 
     @property
     def n_stops(self) -> int:

@@ -12,8 +12,9 @@ optional with its drop penalty as the prize; identical couriers share a vehicle 
 with several trips may reload at the depot ``max_trips - 1`` times, the reload time being the
 depot's service time (PyVRP puts it at the start of every trip, so the first trip leaves
 ``reload_s`` later than OR-Tools would let it: loading the first trip takes time too). The
-pre-checks, the schedule and the evaluator are shared (:func:`courier.routing.solve.solve`), so
-both backends give reasons and times the same way.
+pre-checks and the schedule are shared (:func:`courier.routing.solve`), so both backends give
+reasons and times the same way, and the same independent evaluator
+(:func:`courier.routing.check_feasible`) checks both.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import pyvrp
 from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import FirstFeasible, MaxIterations, MultipleCriteria, StoppingCriterion
 
-from courier.routing.backend import Limits, Search
+from courier.routing.backend import EXTRACT_RESERVE_S, Limits, Search
 from courier.routing.problem import RoutingProblem, drop_penalty_of, no_path_cost
 
 __all__ = ["BACKEND"]
@@ -45,7 +46,7 @@ ITERATIONS_PER_SOLUTION = 200
 # vehicles-first convention of the VRPTW benchmarks); the rest improves the distance.
 FLEET_SHARE = 0.5
 # Time kept back for turning PyVRP's routes into trips.
-_EXTRACT_RESERVE_S = 0.05
+_EXTRACT_RESERVE_S = EXTRACT_RESERVE_S
 
 
 class PyVrp:
@@ -178,7 +179,7 @@ def _data(
 ) -> tuple[pyvrp.ProblemData, list[int], dict[int, list[int]]]:
     """Return the PyVRP data, the problem node of each client, and the vehicles of each type."""
     vehicles = problem.vehicles
-    horizon = max(v.shift_end_s for v in vehicles)
+    horizon = problem.horizon_s
     no_path = no_path_cost(horizon)
     multi_trip = any(v.max_trips > 1 for v in vehicles)
     delivery = np.asarray(problem.delivery, dtype=np.int64)

@@ -1,10 +1,10 @@
 """solve(): one entry for every backend, so each runs with the same checks, reasons and times.
 
-In order: the arguments and the problem are checked; lunch breaks are taken out (routes are
-searched without them, :mod:`courier.routing.breaks`); the pre-checks run once and give reason
-codes to the stops no courier can serve; the backend searches the rest (several seeds in
-parallel processes with ``workers`` > 1, the best kept); its trips get the earliest schedule;
-every stop not on a trip gets a reason; the breaks are placed.
+In order (the problem itself was checked when it was built): the arguments are checked; lunch
+breaks are taken out (routes are searched without them, :mod:`courier.routing.breaks`); the
+pre-checks run once and give reason codes to the stops no courier can serve; the backend
+searches the rest (several seeds in parallel processes with ``workers`` > 1, the best kept);
+its trips get their schedule; every stop not on a trip gets a reason; the breaks are placed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ __all__ = ["solve"]
 _BREAKS_SHARE = 0.02
 # The least time a search is given, however late it starts.
 _MIN_SEARCH_S = 0.01
-# Time kept back in a parallel run for starting the processes' results on their way back.
+# Time kept back in a parallel run for the processes to send their results back.
 _PARALLEL_RESERVE_S = 0.05
 
 
@@ -79,7 +79,7 @@ def solve(
                      workers=workers, solver=solver)
     plain = without_breaks(problem) if any(v.break_s for v in problem.vehicles) else problem
     share = 1 - _BREAKS_SHARE if plain is not problem else 1.0
-    deadline = t0 + max(time_limit_s * share - (time.perf_counter() - t0), _MIN_SEARCH_S)
+    deadline = max(t0 + time_limit_s * share, time.perf_counter() + _MIN_SEARCH_S)
     reasons, allowed = prechecks(plain)
     active = sorted(allowed)
     limits = Limits(deadline_s=deadline, seed=seed, solution_limit=solution_limit,
