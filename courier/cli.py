@@ -211,7 +211,9 @@ def _print_summary(result: Plan, out: Path) -> None:
         ("couriers used", f"{t['couriers_used']} of {t['couriers']}"),
         ("trips", t["trips"]), ("stops routed", f"{t['stops_routed']} of {t['stops']}"),
         ("distance", f"{t['distance_m'] / 1000:.1f} km"),
-        ("courier hours", f"{t['duration_s'] / 3600:.1f} h"),
+        ("courier hours (paid)", f"{t['paid_s'] / 3600:.1f} h"),
+        ("first departure after shift start", f"{data['day']['median_late_start_min']:.0f} min (median)"),
+        ("waiting at doors", f"{data['day']['door_wait_share'] * 100:.1f} % of the paid day"),
         ("parcels per courier-hour", t["parcels_per_courier_hour"]),
         ("balance max/mean", t["balance_max_over_mean"]),
         ("planning time", f"{data['timings_s'].get('total', 0):.1f} s"),
@@ -335,6 +337,49 @@ def _progress(quiet: bool, total: int) -> Iterator[Callable[[str], None] | None]
 
         yield step
         bar.update(task, completed=total, description="done")
+
+
+@bench_app.command("station")
+def bench_station(
+    out: Annotated[Path, typer.Option(help="Folder for bench.json.")],
+    streets: Annotated[Path | None, typer.Option(help="Streets (with --parcels and --couriers; none of the three: the demo).")] = None,
+    parcels: Annotated[Path | None, typer.Option(help="Parcels: CSV, GeoJSON or GeoParquet.")] = None,
+    couriers: Annotated[Path | None, typer.Option(help="Courier roster: CSV or TOML.")] = None,
+    station: Annotated[str | None, typer.Option(help="Station position LON,LAT.")] = None,
+    previous: Annotated[Path | None, typer.Option("--previous", help="Yesterday's plan folder: stability of both plans against it.")] = None,
+    time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds for each of the two plans.")] = 60.0,
+    seed: Annotated[int, typer.Option(help="Seed of both plans (and of the demo's parcels).")] = 0,
+    workers: Annotated[int, typer.Option(help="Cores for each plan (0 = all): the districts in parallel, and as many seeded joint searches.")] = 0,
+    joint_solver: Annotated[Solver, typer.Option("--joint-solver", help="Solver of the joint problem: pyvrp (default) or ortools.")] = Solver.PYVRP,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table.")] = False,
+) -> None:
+    """Plan a day with districts and as one joint problem; km, courier-hours and the day's shape."""
+
+    def body() -> None:
+        from courier import app as application
+        from courier import io
+        from courier.bench import station as bench
+        from courier.config import PlanConfig
+        from courier.errors import InputError
+
+        config = PlanConfig(time_limit_s=time_limit, seed=seed, workers=workers)
+        files = (streets, parcels, couriers)
+        if all(f is None for f in files):
+            inputs = application.demo_inputs(seed=seed)
+        elif any(f is None for f in files):
+            raise InputError("give all three of --streets, --parcels and --couriers, or none "
+                             "of them for the demo")
+        else:
+            inputs = application.read_inputs(streets=streets, parcels=parcels, couriers=couriers,
+                                             station=station, previous=previous,
+                                             options=application.ReadOptions(
+                                                 cache_dir=_cache_dir(False, None)))
+        result = bench.run(inputs, config, solver=joint_solver.value)
+        io.write_json(out / "bench.json", result)
+        if not quiet:
+            typer.echo(bench.format_table(result))
+
+    _run(body)
 
 
 @bench_app.command("load")

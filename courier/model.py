@@ -293,6 +293,7 @@ class DayPlan:
     streets_source: str = ""
     breaks: dict[str, tuple[int, int]] = field(default_factory=dict)  # courier: lunch start, end
     warnings: tuple[str, ...] = ()
+    strategy: str = "districts"  # how it was routed: "districts" or "joint"
 
 
 # Reason codes for valid parcels that are not planned (unassigned.csv). Stable strings: other

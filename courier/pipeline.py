@@ -18,7 +18,7 @@ import numpy as np
 
 from courier import districts as districting
 from courier import streets
-from courier.config import PlanConfig
+from courier.config import PlanConfig, Strategy
 from courier.coords import gcj02_to_wgs84
 from courier.errors import InputError
 from courier.model import (
@@ -41,7 +41,7 @@ from courier.sortplan import sort_plan
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["plan", "primary_graph"]
+__all__ = ["Snapped", "plan", "primary_graph", "snap", "to_wgs84"]
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ _MIN_ROUTING_S = 0.2
 
 
 @dataclass(frozen=True, slots=True)
-class _Snapped:
+class Snapped:
     """The snap stage's output: the station's snap, the day's stops, and what fell out."""
 
     station: Snap
@@ -85,19 +85,23 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
     started = time.perf_counter()
     deadline = started + config.time_limit_s
     if config.coords == "gcj02":
-        day = _to_wgs84(day)
+        day = to_wgs84(day)
     primary = primary_graph(graphs, day)
     timings: dict[str, float] = {}
 
     tick = time.perf_counter()
-    snapped = _snap(day, primary, config)
+    snapped = snap(day, primary, config)
     timings["snap_stops"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
     xy = _project(primary, snapped.stops)
     station_xy = tuple(float(v[0]) for v in streets.project(
         primary, [snapped.station.lon], [snapped.station.lat]))
-    if day.districts is not None:
+    joint = strategy_of(day, len(snapped.stops), config) == Strategy.JOINT
+    if joint:
+        # One problem over every courier: who serves which stop is the search's to decide.
+        split = districting.Districting(courier_of={}, method="joint")
+    elif day.districts is not None:
         split = districting.fixed_districts(snapped.stops, day.couriers, areas=day.districts,
                                             xy_m=xy, crs_metric=primary.crs_metric,
                                             station_xy_m=(station_xy[0], station_xy[1]),
@@ -111,16 +115,22 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
 
     tick = time.perf_counter()
     unassigned = list(snapped.unassigned)
-    by_courier: dict[str, list[Stop]] = {}
-    for stop in snapped.stops:
-        cid = split.courier_of.get(stop.stop_id)
-        if cid is None:
-            unassigned.extend(_unassign(stop, "no_courier"))
-        else:
-            by_courier.setdefault(cid, []).append(stop)
-    tasks, solved, slots, matrix_s = _route(day, by_courier, snapped, primary, graphs, config,
-                                            deadline=deadline, client=client)
-    if day.districts is None and len(tasks) >= config.rebalance.min_districts:
+    if joint:
+        tasks, solved, slots, matrix_s = _route_joint(day, snapped, primary, graphs, config,
+                                                      deadline=deadline, client=client)
+        split = replace(split, courier_of={v.stop_id: t.courier_id for s in solved
+                                           for t in s.trips for v in t.visits})
+    else:
+        by_courier: dict[str, list[Stop]] = {}
+        for stop in snapped.stops:
+            cid = split.courier_of.get(stop.stop_id)
+            if cid is None:
+                unassigned.extend(_unassign(stop, "no_courier"))
+            else:
+                by_courier.setdefault(cid, []).append(stop)
+        tasks, solved, slots, matrix_s = _route(day, by_courier, snapped, primary, graphs,
+                                                config, deadline=deadline, client=client)
+    if not joint and day.districts is None and len(tasks) >= config.rebalance.min_districts:
         xy_of = {stop.stop_id: (float(xy[i, 0]), float(xy[i, 1]))
                  for i, stop in enumerate(snapped.stops)}
         left = max(0.0, deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
@@ -160,10 +170,55 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
         streets_source=primary.source,
         breaks={cid: (start, end) for s in solved for cid, start, end in s.breaks},
         warnings=tuple(notes),
+        strategy="joint" if joint else "districts",
     )
 
 
-def _route(day: Day, by_courier: Mapping[str, list[Stop]], snapped: _Snapped,
+def strategy_of(day: Day, stops: int, config: PlanConfig) -> Strategy:
+    """Return how the day is routed: the station's own districts always go district by
+    district; ``auto`` is one joint problem up to ``config.joint_max_stops`` stops, unless
+    yesterday's areas are to be kept (``day.previous``), which only districts do."""
+    if day.districts is not None:
+        return Strategy.DISTRICTS
+    if config.strategy == Strategy.AUTO:
+        small = stops <= config.joint_max_stops
+        return Strategy.JOINT if small and not day.previous else Strategy.DISTRICTS
+    return Strategy(config.strategy)
+
+
+def _options(config: PlanConfig, seed_offset: int = 0) -> RouteOptions:
+    return RouteOptions(seed=config.seed + seed_offset, solution_limit=config.solution_limit,
+                        reload_s=config.reload_s, drop_penalty_s=config.drop_penalty_s,
+                        lunch=config.lunch, solver=str(config.solver))
+
+
+def _route_joint(day: Day, snapped: Snapped, primary: StreetGraph,
+                 graphs: Mapping[str, StreetGraph], config: PlanConfig, *, deadline: float,
+                 client: Client | None,
+                 ) -> tuple[list[DistrictTask], list[DistrictRoutes], int, float]:
+    """Route the whole day as one problem: as many seeded searches in parallel as there are
+    cores (``config.workers``; worker processes, or tasks on a Dask cluster), the best kept
+    (fewest stops left out, then the lowest objective, then the lowest seed). Local and Dask
+    runs are the same searches, so they give the same plan under a solution limit."""
+    slots = slots_of(None, config.workers or os.cpu_count() or 1)
+    remaining = max(_MIN_ROUTING_S, deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
+    tasks = [DistrictTask(couriers=tuple(day.couriers), stops=snapped.stops,
+                          station_lonlat=(snapped.station.lon, snapped.station.lat),
+                          deadline_epoch_s=time.time() + remaining, options=_options(config, k),
+                          snap_profile=primary.profile, station_snap=snapped.station)
+             for k in range(slots)]
+    solved = route_districts(tasks, graphs, slots, client=client)
+    best = min(range(slots), key=lambda k: (_dropped_parcels(tasks[k], solved[k]),
+                                            solved[k].objective, k))
+    return [tasks[best]], [solved[best]], slots, sum(s.matrix_s for s in solved)
+
+
+def _dropped_parcels(task: DistrictTask, routes: DistrictRoutes) -> int:
+    size = {s.stop_id: len(s.parcel_ids) for s in task.stops}
+    return sum(size[stop_id] for stop_id, _ in routes.drops)
+
+
+def _route(day: Day, by_courier: Mapping[str, list[Stop]], snapped: Snapped,
            primary: StreetGraph, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
            deadline: float, client: Client | None,
            ) -> tuple[list[DistrictTask], list[DistrictRoutes], int, float]:
@@ -178,9 +233,7 @@ def _route(day: Day, by_courier: Mapping[str, list[Stop]], snapped: _Snapped,
     rebalancing = day.districts is None and len(order) >= config.rebalance.min_districts
     first_s = remaining * (1 - config.rebalance.share) if rebalancing else remaining
     queued = lanes_after([len(by_courier[cid]) for cid in order], workers)
-    options = RouteOptions(seed=config.seed, solution_limit=config.solution_limit,
-                           reload_s=config.reload_s, drop_penalty_s=config.drop_penalty_s,
-                           lunch=config.lunch, solver=str(config.solver))
+    options = _options(config)
     tasks = [
         DistrictTask(couriers=(roster[cid],), stops=tuple(by_courier[cid]),
                      station_lonlat=(snapped.station.lon, snapped.station.lat),
@@ -200,7 +253,7 @@ def _project(graph: StreetGraph, stops: Sequence[Stop]) -> np.ndarray:
     return np.column_stack([x, y])
 
 
-def _snap(day: Day, graph: StreetGraph, config: PlanConfig) -> _Snapped:
+def snap(day: Day, graph: StreetGraph, config: PlanConfig) -> Snapped:
     """Snap the station, the parcels and the lockers to the streets, and merge doors into stops."""
     station = streets.snap_points(graph, [day.station_lonlat[0]], [day.station_lonlat[1]])[0]
     if station.distance_m > config.max_snap_m:
@@ -218,11 +271,11 @@ def _snap(day: Day, graph: StreetGraph, config: PlanConfig) -> _Snapped:
         max((c.capacity_l for c in couriers), default=1.0),
     )
     stops = build_stops(snapped, config=config, max_load=max_load, lockers=lockers)
-    return _Snapped(station=station, stops=stops, rejects=(*day.rejects, *late_rejects),
+    return Snapped(station=station, stops=stops, rejects=(*day.rejects, *late_rejects),
                     unassigned=tuple(unreachable), warnings=tuple(notes))
 
 
-def _to_wgs84(day: Day) -> Day:
+def to_wgs84(day: Day) -> Day:
     """Convert GCJ-02 input (Chinese map apps) to WGS-84, the datum of OpenStreetMap."""
     parcels, lockers, station = day.parcels, day.lockers, day.station_lonlat
     lon, lat = gcj02_to_wgs84([p.lon for p in parcels] + [station[0]] + [lk.lon for lk in lockers],

@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from courier.dayshape import day_shapes
+from courier.dayshape import totals as day_totals
 from courier.io import safe_filename
 from courier.model import REASONS, DayPlan, SortLine, Trip
 from courier.text import esc, hhmm
@@ -39,17 +41,20 @@ def summary(plan: DayPlan, *, previous: Mapping[str, str] | None = None) -> dict
         row["distance_m"] += t.distance_m
         row["load_kg"] = round(row["load_kg"] + t.load_kg, 3)
         row["load_l"] = round(row["load_l"] + t.load_l, 3)
-    for c in plan.couriers:
-        mine = [t for t in plan.trips if t.courier_id == c.courier_id]
-        # Working time runs from the first departure to the last return, reloads included.
-        per[c.courier_id]["duration_s"] = (max(t.return_s for t in mine) - min(t.depart_s for t in mine)
-                                           if mine else 0)
+    shapes = day_shapes(plan.couriers, plan.trips, plan.breaks)
+    for c, shape in zip(plan.couriers, shapes, strict=True):
+        row = per[c.courier_id]
+        # Out: the first departure to the last return, reloads included; the paid day runs
+        # from the shift start (dayshape), and is what the plan is judged on.
+        row["duration_s"] = shape.last_return_s - shape.first_departure_s if shape.used else 0
+        row.update(shape.to_dict())
         lunch = plan.breaks.get(c.courier_id)
-        per[c.courier_id]["lunch"] = f"{hhmm(lunch[0])}-{hhmm(lunch[1])}" if lunch else ""
+        row["lunch"] = f"{hhmm(lunch[0])}-{hhmm(lunch[1])}" if lunch else ""
     used = [r for r in per.values() if r["trips"]]
     durations = [r["duration_s"] for r in used]
-    mean = sum(durations) / len(durations) if durations else 0.0
-    hours = sum(durations) / 3600
+    paid = [r["paid_day_s"] for r in used]
+    mean = sum(paid) / len(paid) if paid else 0.0
+    hours = sum(paid) / 3600
     windows = {s.stop_id: s.windows_s for s in plan.stops}
     visits = [v for t in plan.trips for v in t.visits]
     on_time = sum(
@@ -73,12 +78,16 @@ def summary(plan: DayPlan, *, previous: Mapping[str, str] | None = None) -> dict
             "trips": len(plan.trips),
             "distance_m": sum(t.distance_m for t in plan.trips),
             "duration_s": sum(durations),
+            "paid_s": sum(paid),
             "parcels_per_courier_hour": round(planned / hours, 2) if hours else 0.0,
             "on_time_share": round(on_time / len(visits), 4) if visits else 1.0,
-            "balance_max_over_mean": round(max(durations) / mean, 4) if mean else 0.0,
-            "balance_min_over_mean": round(min(durations) / mean, 4) if mean else 0.0,
+            # Over the paid days of the couriers used.
+            "balance_max_over_mean": round(max(paid) / mean, 4) if mean else 0.0,
+            "balance_min_over_mean": round(min(paid) / mean, 4) if mean else 0.0,
         },
+        "day": day_totals(shapes),
         "couriers": [per[c.courier_id] for c in plan.couriers],
+        "strategy": plan.strategy,
         "districts": _district_metrics(plan, previous),
         "timings_s": {k: round(v, 3) for k, v in plan.timings_s.items()},
         "seed": plan.seed,
@@ -138,30 +147,13 @@ def _unique_names(courier_ids: Sequence[str]) -> dict[str, str]:
 
 
 def _time_split_s(plan: DayPlan) -> dict[str, dict[str, int]]:
-    """Return per courier the seconds driving, in service, waiting and at the station between trips.
-
-    Service is ``departure_s - start_s`` and waiting ``start_s - arrival_s`` of every visit;
-    driving is the rest of each trip's duration. Time at the station between trips (reloading)
-    makes the four add up to the courier's working time in :func:`summary`.
-    """
-    split: dict[str, dict[str, int]] = {
-        c.courier_id: {"driving": 0, "service": 0, "waiting": 0, "station": 0} for c in plan.couriers
-    }
-    for cid in {t.courier_id for t in plan.trips} - split.keys():
-        split[cid] = {"driving": 0, "service": 0, "waiting": 0, "station": 0}
-    for trip in plan.trips:
-        row = split[trip.courier_id]
-        service = sum(v.departure_s - v.start_s for v in trip.visits)
-        waiting = sum(v.start_s - v.arrival_s for v in trip.visits)
-        row["service"] += service
-        row["waiting"] += waiting
-        row["driving"] += max(trip.duration_s - service - waiting, 0)
-    for cid, row in split.items():
-        mine = [t for t in plan.trips if t.courier_id == cid]
-        if mine:
-            span = max(t.return_s for t in mine) - min(t.depart_s for t in mine)
-            row["station"] = max(span - sum(t.duration_s for t in mine), 0)
-    return split
+    """Per courier, where the paid day went (seconds), from :func:`courier.dayshape.day_shapes`:
+    driving, service at doors, waiting at doors, lunch, and at the station (loading, waiting
+    between trips); the parts add up to the paid day."""
+    return {sh.courier_id: {"driving": sh.driving_s, "service": sh.service_s,
+                            "waiting": sh.door_wait_s, "lunch": sh.lunch_s,
+                            "station": sh.station_s}
+            for sh in day_shapes(plan.couriers, plan.trips, plan.breaks)}
 
 
 def _courier_ids(plan: DayPlan) -> list[str]:
@@ -216,19 +208,19 @@ def _fig_workload(plan: DayPlan) -> Figure:
     fig = Figure(figsize=(min(max(4.8, 0.45 * n + 2.6), 11.0), 3.6), layout="constrained")
     ax = fig.add_subplot()
     parts = (("driving", "driving", "#4c78a8"), ("service", "service at the door", "#59a14f"),
-             ("waiting", "waiting for a window", "#f28e2b"),
-             ("station", "at the station between trips", "#bab0ac"))
+             ("waiting", "waiting at a door", "#f28e2b"), ("lunch", "lunch", "#edc948"),
+             ("station", "at the station (loading, waiting)", "#bab0ac"))
     bottom = [0.0] * len(ids)
     x = list(range(len(ids)))
     for key, label, colour in parts:
-        hours = [split[cid][key] / 3600 for cid in ids]
-        if key == "station" and not any(hours):
+        hours = [split.get(cid, {}).get(key, 0) / 3600 for cid in ids]
+        if key in ("station", "lunch") and not any(hours):
             continue
         ax.bar(x, hours, bottom=bottom, color=colour, label=label, width=0.7)
         bottom = [b + h for b, h in zip(bottom, hours, strict=True)]
     ax.set_xticks(x, ids, rotation=90 if len(ids) > 8 else 0, fontsize=8 if len(ids) > 8 else 10)
     ax.set_ylabel("hours")
-    ax.set_title("Workload per courier")
+    ax.set_title("Paid day per courier: from the shift start to the last return")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     if not ids:
         ax.text(0.5, 0.5, "no couriers", transform=ax.transAxes, ha="center")
@@ -337,7 +329,8 @@ def _report_html(plan: DayPlan, summary: dict[str, Any], figures: Sequence[str])
     totals = summary["totals"]
     by_reason: dict[str, int] = summary.get("unassigned_by_reason", {})
     km = totals["distance_m"] / 1000
-    hours = totals["duration_s"] / 3600
+    hours = totals.get("paid_s", totals["duration_s"]) / 3600
+    day = summary.get("day", {})
     kpis = [
         _kpi(f"{parcels['planned']:,}", "parcels planned"),
         _kpi(f"{parcels['unassigned']:,}", "parcels unassigned", warn=parcels["unassigned"] > 0),
@@ -351,6 +344,10 @@ def _report_html(plan: DayPlan, summary: dict[str, Any], figures: Sequence[str])
              warn=totals["on_time_share"] < 1.0),
         _kpi(f"{totals['balance_max_over_mean']:.2f} / {totals['balance_min_over_mean']:.2f}",
              "balance: longest / shortest day over mean"),
+        _kpi(f"{day.get('median_late_start_min', 0):.0f} min", "median first departure after "
+             "shift start", warn=day.get("median_late_start_min", 0) > 45),
+        _kpi(f"{day.get('door_wait_share', 0) * 100:.1f} %", "of the paid day waiting at doors",
+             warn=day.get("door_wait_share", 0) > 0.05),
     ]
     check = ("adds up" if parcels.get("adds_up")
              else "does NOT add up: check rejects.csv and unassigned.csv")
@@ -382,24 +379,31 @@ def _report_html(plan: DayPlan, summary: dict[str, Any], figures: Sequence[str])
         mine = trips_of.get(cid, [])
         first = hhmm(min(t.depart_s for t in mine)) if mine else "–"
         last = hhmm(max(t.return_s for t in mine)) if mine else "–"
+
+        def h(key: str, row: dict[str, Any] = row) -> str:
+            return _num(row.get(key, 0) / 3600, 2)
+
         table_rows.append(
             f"<tr><td>{esc(cid)}</td><td>{esc(names.get(cid, ''))}</td>"
             f"<td>{esc(row.get('vehicle', ''))}</td>"
             f"<td class=n>{row['trips']}</td><td class=n>{row['stops']}</td>"
             f"<td class=n>{row['parcels']}</td><td class=n>{_num(row['distance_m'] / 1000)}</td>"
-            f"<td class=n>{_num(row['duration_s'] / 3600, 2)}</td>"
+            f"<td class=n>{h('paid_day_s')}</td>"
             f"<td class=n>{first}</td><td class=n>{last}</td>"
+            f"<td class=n>{h('driving_s')}</td><td class=n>{h('service_s')}</td>"
+            f"<td class=n>{h('door_wait_s')}</td><td class=n>{h('station_s')}</td>"
             f"<td class=n>{esc(row.get('lunch') or '–')}</td></tr>"
         )
     couriers = (
         "<table><thead><tr><th>courier</th><th>name</th><th>vehicle</th><th class=n>trips</th>"
-        "<th class=n>stops</th><th class=n>parcels</th><th class=n>km</th><th class=n>hours</th>"
-        "<th class=n>first departure</th><th class=n>last return</th><th class=n>lunch</th>"
-        "</tr></thead>"
+        "<th class=n>stops</th><th class=n>parcels</th><th class=n>km</th>"
+        "<th class=n>paid h</th><th class=n>first departure</th><th class=n>last return</th>"
+        "<th class=n>driving h</th><th class=n>service h</th><th class=n>waiting at doors h</th>"
+        "<th class=n>at the station h</th><th class=n>lunch</th></tr></thead>"
         f"<tbody>{''.join(table_rows)}</tbody></table>"
-        "<p class=small>Hours run from the first departure to the last return, reloads and "
-        "lunch included."
-        "</p>"
+        "<p class=small>The paid day runs from the shift start to the last return; it is "
+        "driving, service, waiting at doors, lunch and time at the station (loading and "
+        "waiting between trips).</p>"
     )
     alts = {"workload.png": "Workload per courier: driving, service and waiting hours",
             "arrivals.png": "Arrivals over the day, stops per hour",

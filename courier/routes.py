@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
 __all__ = ["DistrictRoutes", "DistrictTask", "RouteOptions", "budget_s", "lanes_after",
-           "route_districts"]
+           "route_districts", "to_trip"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +36,7 @@ class RouteOptions:
     reload_s: int = RELOAD_S
     drop_penalty_s: int = DROP_PENALTY_S
     lunch: LunchConfig = field(default_factory=LunchConfig)
-    solver: str = "ortools"
+    solver: str = "pyvrp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +70,7 @@ class DistrictRoutes:
     matrix_s: float
     breaks: tuple[tuple[str, int, int], ...] = ()  # courier_id, lunch start, end (s of day)
     warnings: tuple[str, ...] = ()
+    objective: int = 0  # the search's, lunch included: comparable between seeds of one task
 
 
 # The least search time a district gets, however late it starts: enough for a first solution
@@ -183,23 +184,25 @@ def route_district(task: DistrictTask, graphs: Mapping[str, StreetGraph]) -> Dis
     budget = max(_MIN_DISTRICT_SEARCH_S, min(share_s - matrix_s, task.deadline_epoch_s - time.time()))
     result = routing.solve(problem, time_limit_s=budget, seed=opts.seed,
                            solution_limit=opts.solution_limit, solver=opts.solver)
-    trips = [_trip(problem, rt, task.stops, matrices) for rt in result.trips]
+    trips = [to_trip(problem, rt, task.stops, matrices) for rt in result.trips]
     drops = tuple((task.stops[d.node - 1].stop_id, d.reason_code) for d in result.drops)
     breaks = tuple((problem.vehicles[b.vehicle].courier_id, b.start_s, b.start_s + b.duration_s)
                    for b in result.breaks)
     return DistrictRoutes(trips=tuple(trips), drops=drops, matrix_s=matrix_s, breaks=breaks,
-                          warnings=result.warnings)
+                          warnings=result.warnings, objective=result.objective)
 
 
-def _trip(problem: routing.RoutingProblem, rt: routing.RoutedTrip, stops: Sequence[Stop],
-          matrices: Mapping[str, Any]) -> Trip:
-    """Return a routed trip as the plan's Trip, with its path along the streets."""
+def to_trip(problem: routing.RoutingProblem, rt: routing.RoutedTrip, stops: Sequence[Stop],
+            matrices: Mapping[str, Any] | None) -> Trip:
+    """Return a routed trip as the plan's Trip, with its path along the streets when the
+    ``matrices`` (per profile, kept paths) are given."""
     vehicle = problem.vehicles[rt.vehicle]
-    matrix = matrices[vehicle.profile]
     path: list[tuple[float, float]] = []
-    for a, b in zip((0, *rt.nodes), (*rt.nodes, 0), strict=True):
-        leg = matrix.path_lonlat(a, b)
-        path.extend(leg[1:] if path else leg)
+    if matrices is not None:
+        matrix = matrices[vehicle.profile]
+        for a, b in zip((0, *rt.nodes), (*rt.nodes, 0), strict=True):
+            leg = matrix.path_lonlat(a, b)
+            path.extend(leg[1:] if path else leg)
     visits = tuple(
         Visit(stop_id=stops[node - 1].stop_id, seq=k, arrival_s=rt.arrival_s[k - 1],
               start_s=rt.start_s[k - 1], departure_s=rt.departure_s[k - 1])

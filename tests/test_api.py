@@ -148,7 +148,8 @@ def test_a_plan_can_be_made_again_from_its_own_summary(tmp_path: Path) -> None:
                          couriers=DATA / "couriers_tiny.csv", station=(114.0, 22.5),
                          lunch={"from": "08:05", "to": "08:15", "minutes": 30}, **QUICK)
     recorded = first.summary["config"]
-    assert recorded["solver"] == "ortools" and recorded["time_limit_s"] == 10
+    assert recorded["solver"] == "pyvrp" and recorded["time_limit_s"] == 10
+    assert recorded["strategy"] == "auto" and first.summary["strategy"] == "joint"
     assert recorded["solution_limit"] == 50 and recorded["lunch"]["from"] == "08:05"
     inputs = first.summary["inputs"]
     assert inputs["streets"]["sha256"] and inputs["parcels"]["sha256"]

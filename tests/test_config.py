@@ -14,6 +14,7 @@ from courier.config import (
     PlanConfig,
     RebalanceConfig,
     Solver,
+    Strategy,
     load_profiles,
 )
 from courier.errors import InputError
@@ -21,8 +22,9 @@ from courier.errors import InputError
 
 def test_defaults_and_enums() -> None:
     config = PlanConfig()
-    assert config.solver is Solver.ORTOOLS and config.coords is Coords.WGS84
-    assert PlanConfig(solver="pyvrp", coords="gcj02").solver is Solver.PYVRP  # type: ignore[arg-type]
+    assert config.solver is Solver.PYVRP and config.coords is Coords.WGS84
+    assert config.strategy is Strategy.AUTO
+    assert PlanConfig(solver="ortools", coords="gcj02").solver is Solver.ORTOOLS  # type: ignore[arg-type]
     assert config.lunch == LunchConfig(11 * 3600, 13 * 3600 + 1800, 30)
     assert config.auto_districts == DistrictConfig()
     assert config.rebalance == RebalanceConfig()

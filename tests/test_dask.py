@@ -130,7 +130,8 @@ def test_cluster_gives_exactly_the_local_plan(cluster: Cluster) -> None:
     from distributed import Client
 
     graph, day = _town_day(parcels=90, couriers=3)
-    options = {"time_limit_s": 30, "seed": 5, "solution_limit": 40, "workers": 1}
+    options = {"time_limit_s": 30, "seed": 5, "solution_limit": 40, "workers": 1,
+               "strategy": "districts"}
     local = _plan(graph, day, **options)
     with Client(cluster.address, timeout=10) as client:
         remote = _plan(graph, day, client=client, **options)
@@ -176,7 +177,8 @@ def test_killing_a_worker_mid_run_loses_no_parcel(own_cluster: Cluster) -> None:
         # No solution limit: every solve runs its share of the 8 s, long enough to kill a worker.
         def run() -> None:
             try:
-                done["plan"] = _plan(graph, day, client=client, time_limit_s=8, seed=1)
+                done["plan"] = _plan(graph, day, client=client, time_limit_s=8, seed=1,
+                                     strategy="districts")
             except Exception as exc:  # reported below, in the test's thread
                 done["error"] = exc
 

@@ -487,9 +487,10 @@ def plain_result(p: RoutingProblem, trips: list[tuple[int, int, list[int]]]) -> 
 
 def test_lunch_moves_the_morning_earlier_when_it_fits_nowhere_else() -> None:
     # Stop 1 (open 9:00-12:00) 50 min out, then twelve stops 10 min apart, each open at one
-    # moment from 12:10 to 14:00. Leaving at 11:00 as routed, 30 min of lunch (start
-    # 11:00-13:30) fits nowhere; leaving by 10:40 it fits before 12:10. Found by a search over
-    # the first departure: the latest start that still ends as early.
+    # moment from 12:10 to 14:00. Routed from 11:00, the trip leaves at 11:10 (the latest
+    # that keeps its return: stop 1 at noon); then 30 min of lunch (start 11:00-13:30) fits
+    # nowhere; leaving by 10:40 it fits before 12:10. The day is paid from the shift start,
+    # so the trip leaves then (08:00): it ends as early, and stop 1 is served at 09:00.
     pts = [(0, 0), (3000, 0), *((3000 + 600 * k, 0) for k in range(1, 13))]
     windows = {1: ((32_400, 43_200),)}
     windows |= {k: ((43_800 + 600 * (k - 2),) * 2,) for k in range(2, 14)}
@@ -497,12 +498,12 @@ def test_lunch_moves_the_morning_earlier_when_it_fits_nowhere_else() -> None:
     p = with_lunch(euclid_problem(pts, vehicles, service_s=0, windows=windows),
                    window=(39_600, 48_600))
     plain = plain_result(p, [(0, 39_600, list(range(1, 14)))])
-    assert plain.trips[0].depart_s == 39_600 and not plain.drops
+    assert plain.trips[0].depart_s == 40_200 and not plain.drops
     r = place_breaks(p, plain)
     assert_ok(p, r)
     assert not r.drops
     assert r.trips[0].nodes == plain.trips[0].nodes
-    assert r.trips[0].depart_s == 38_400  # 10:40
+    assert r.trips[0].depart_s == 28_800  # the shift start
     assert r.trips[0].return_s == plain.trips[0].return_s
     assert 39_600 <= r.breaks[0].start_s <= 43_800 - 1800
 
@@ -627,3 +628,57 @@ def test_reason_no_solution_when_the_time_runs_out_before_a_first_solution() -> 
     assert set(reasons(r).values()) == {"no_solution"}
     assert "no_solution" in REASONS
     assert_ok(p, r)
+
+
+# --------------------------------------------------------------------------------------------
+# The station's day: leave at the shift start, wait at the station rather than at a door
+
+
+@pytest.mark.parametrize("solver", ["ortools", "pyvrp"])
+def test_the_day_starts_at_the_shift_start_not_hours_later(solver: str) -> None:
+    # Five stops near the depot that can be served from 08:00, and one with a window at
+    # 16:00-17:00. Charged from its first departure, a courier could shorten its "day" by
+    # starting the five at 15:00; a paid day runs from the shift start, so the five go early
+    # and the window stop goes in a trip of its own, with the wait at the station.
+    pts = [(0, 0), (100, 0), (200, 0), (300, 0), (300, 100), (200, 100), (0, 500)]
+    p = euclid_problem(pts, (van(shift_start_s=8 * 3600, shift_end_s=20 * 3600, max_trips=2),),
+                       windows={6: ((16 * 3600, 17 * 3600),)})
+    r = solve(p, time_limit_s=2, seed=0, solution_limit=50, solver=solver)
+    assert_ok(p, r)
+    assert not r.drops
+    early = [t for t in r.trips if 6 not in t.nodes]
+    # PyVRP loads every trip at the station, the first too (reload_s after the shift start).
+    assert early and early[0].depart_s <= 8 * 3600 + p.reload_s, early
+    late = next(t for t in r.trips if 6 in t.nodes)
+    assert late.nodes == (6,) and late.start_s[0] == 16 * 3600
+    assert all(s - a == 0 for t in r.trips for a, s in zip(t.arrival_s, t.start_s, strict=True))
+
+
+def test_a_trip_leaves_late_rather_than_wait_at_a_door() -> None:
+    # One trip; its second visit has a window at 09:00. Leaving at 08:00 would mean 50 min at
+    # that door; the trip leaves later instead and comes back at the same time.
+    pts = [(0, 0), (100, 0), (200, 0), (300, 0)]
+    p = euclid_problem(pts, (van(shift_start_s=8 * 3600, shift_end_s=20 * 3600),),
+                       windows={2: ((9 * 3600, 12 * 3600),)})
+    (trip,) = schedule_trips(p, [(0, 8 * 3600, [1, 2, 3])])
+    assert trip.start_s[1] == 9 * 3600
+    assert [s - a for a, s in zip(trip.arrival_s, trip.start_s, strict=True)] == [0, 0, 0]
+    assert trip.depart_s == 9 * 3600 - 200 - 60  # 100 m at 1 m/s, 60 s at the first door
+    assert trip.return_s == 9 * 3600 + 60 + 100 + 60 + 300
+
+
+def test_a_long_wait_between_two_pinned_visits_becomes_a_return_to_the_station() -> None:
+    # A morning window at 09:00 and an afternoon one at 14:00 in one trip: 5 h at a door.
+    # With a trip left the courier goes back and comes out again; the visits keep their times.
+    pts = [(0, 0), (100, 0), (200, 0)]
+    windows = {1: ((9 * 3600, 10 * 3600),), 2: ((14 * 3600, 15 * 3600),)}
+    two = euclid_problem(pts, (van(shift_start_s=8 * 3600, shift_end_s=20 * 3600, max_trips=2),),
+                         windows=windows)
+    trips = schedule_trips(two, [(0, 8 * 3600, [1, 2])])
+    assert [t.nodes for t in trips] == [(1,), (2,)]
+    assert [t.start_s[0] for t in trips] == [9 * 3600, 14 * 3600]
+    assert trips[1].depart_s == 14 * 3600 - 200 and trips[0].return_s == 9 * 3600 + 60 + 100
+    # Without a trip left, the trip only leaves as late as the morning window allows.
+    one = dataclasses.replace(two, vehicles=(dataclasses.replace(two.vehicles[0], max_trips=1),))
+    (same,) = schedule_trips(one, [(0, 8 * 3600, [1, 2])])
+    assert same.nodes == (1, 2) and same.start_s == (10 * 3600, 14 * 3600)

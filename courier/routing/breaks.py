@@ -101,53 +101,35 @@ _Day = tuple[int, int, list[RoutedTrip]]  # last return, break start, trips
 
 def _best_day(problem: RoutingProblem, v: int,
               trips: Sequence[RoutedTrip]) -> tuple[_Day, list[int]] | None:
-    """Return courier ``v``'s shortest day (last return - first departure) with the break,
-    and the stops it leaves out (none unless nothing else fits).
+    """Return courier ``v``'s best day with the break, and the stops it leaves out (none
+    unless nothing else fits).
 
-    First with the routed first departure, which has no waiting before it; failing that, from
-    the shift start, so that the work before the break moves earlier to make room for it,
-    and then the day starts as late as it can without ending later (a search over the first
-    departure: the end is non-decreasing in it).
+    Best is the paid day's: the earliest last return, then the earliest first departure (the
+    courier leaves as soon as they can; a shortest span from the first departure would put
+    the lunch before the first trip and the morning's work after it). First with the routed
+    first departure; failing that, from the shift start, so that the work before the break
+    moves earlier to make room for it.
     """
-    def span(day: _Day) -> tuple[int, int]:
-        return day[0] - day[2][0].depart_s, day[0]
+    def paid(day: _Day) -> tuple[int, int]:
+        return day[0], day[2][0].depart_s
 
     candidates = _break_candidates(trips)
-    days = [d for at in candidates
-            if (d := _day_with_break(problem, v, trips, at, trips[0].depart_s)) is not None]
-    if days:
-        return min(days, key=span), []
+    for depart_s in (trips[0].depart_s, working_s(problem, problem.vehicles[v])[0]):
+        days = [d for at in candidates
+                if (d := _day_with_break(problem, v, trips, at, depart_s)) is not None]
+        if days:
+            return min(days, key=paid), []
     early = working_s(problem, problem.vehicles[v])[0]
-    ranked = sorted(((d[0], i) for i, at in enumerate(candidates)
-                     if (d := _day_with_break(problem, v, trips, at, early)) is not None))
-    best: _Day | None = None
-    for end_s, i in ranked[:_BREAK_SEARCHES]:
-        lo_s, hi_s = early, trips[0].depart_s
-        while lo_s < hi_s:  # the latest first departure that still ends by end_s
-            mid = (lo_s + hi_s + 1) // 2
-            d = _day_with_break(problem, v, trips, candidates[i], mid)
-            if d is not None and d[0] <= end_s:
-                lo_s = mid
-            else:
-                hi_s = mid - 1
-        day = _day_with_break(problem, v, trips, candidates[i], lo_s)
-        if day is not None and (best is None or span(day) < span(best)):
-            best = day
-    if best is not None:
-        return best, []
     tries: list[tuple[int, tuple[int, int], _Day, list[int]]] = []
     for at in candidates:
         late: list[int] = []
         if (d := _day_with_break(problem, v, trips, at, early, late)) is not None:
-            tries.append((len(late), span(d), d, late))
+            tries.append((len(late), paid(d), d, late))
     if not tries:
         return None
     _, _, day, late = min(tries, key=lambda x: x[:2])
     return day, late
 
-
-# How many of the earliest-ending break positions get the search over the first departure.
-_BREAK_SEARCHES = 5
 
 # Where a break goes: ("station", k, 0) before trip k leaves (k = number of trips: after the
 # last is back); ("way", k, p) on leaving for the p-th visit of trip k (p = len: the way back);

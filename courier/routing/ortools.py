@@ -152,9 +152,11 @@ def _add_time(problem: RoutingProblem, model: _Model, time_cb: Mapping[str, int]
     time_dim = routing.GetDimensionOrDie("time")
     model.time_dim = time_dim
     if problem.objective == "time":
-        # Waiting costs a courier's time too: without a span cost a trip may sit out the
-        # day between a morning and an evening window instead of splitting into two trips
-        # (measured on the demo: one trip of 35 stops spanning 10.6 h, 27 stops dropped).
+        # The courier's paid day, from the shift start (the route starts there, see below) to
+        # the last return: waiting inside it costs as much as working. Without a span cost a
+        # trip may sit out the day between a morning and an evening window instead of
+        # splitting into two trips (measured on the demo: one trip of 35 stops spanning
+        # 10.6 h, 27 stops dropped).
         time_dim.SetSpanCostCoefficientForAllVehicles(1)
     for m, node in enumerate(model.nodes[1:], start=1):
         windows = sorted(problem.windows_s[node]) if m not in model.reload_of else []
@@ -169,7 +171,10 @@ def _add_time(problem: RoutingProblem, model: _Model, time_cb: Mapping[str, int]
             reach = max(reach, b)
     for v, veh in enumerate(problem.vehicles):
         lo, hi = working_s(problem, veh)
-        time_dim.CumulVar(routing.Start(v)).SetRange(lo, hi)
+        # A station's day: the route starts at the shift start, so its span is the paid day.
+        # Free to start later, the search moved whole mornings into the afternoon to shorten
+        # the span (measured on the demo: first stops a median 218 min after the shift start).
+        time_dim.CumulVar(routing.Start(v)).SetRange(lo, lo if problem.objective == "time" else hi)
         time_dim.CumulVar(routing.End(v)).SetRange(lo, hi)
 
 

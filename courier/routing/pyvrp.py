@@ -242,6 +242,10 @@ def _data(
             fixed_cost=int(veh.fixed_cost),
             tw_early=max(veh.shift_start_s, depot.tw_early),
             tw_late=min(veh.shift_end_s, depot.tw_late),
+            # As in OR-Tools: a station's route starts at the shift start, so its duration is
+            # the paid day and a late start gains nothing (see courier.routing.ortools).
+            start_late=(max(veh.shift_start_s, depot.tw_early) if problem.objective == "time"
+                        else None),
             unit_distance_cost=1,
             unit_duration_cost=1 if problem.objective == "time" else 0,
             profile=profiles.index(veh.profile),

@@ -24,39 +24,115 @@ def earliest_start(windows: tuple[tuple[int, int], ...], arrival_s: int) -> int 
     return min(starts) if starts else None
 
 
-def _schedule(
-    problem: RoutingProblem, vehicle: int, nodes: Sequence[int], depart_s: int
-) -> tuple[list[int], list[int], list[int], int, int]:
-    """Return arrival, start, departure per node, the depart and return time of one trip.
+_Times = tuple[list[int], list[int], list[int], int, int]  # arrivals, starts, departures, out, back
 
-    The earliest schedule from ``depart_s``: start = the first window moment at or after the
-    arrival. Then the depot departure moves later by the wait at the first stop, so the courier
-    waits at the station rather than at the door; later times do not change.
-    """
-    veh = problem.vehicles[vehicle]
-    t = problem.time_s[veh.profile]
+
+def _earliest(problem: RoutingProblem, vehicle: int, nodes: Sequence[int],
+              depart_s: int) -> _Times | None:
+    """The earliest schedule of one trip leaving at ``depart_s``: each visit starts at the first
+    window moment at or after the arrival; None if a visit finds all its windows closed."""
+    t = problem.time_s[problem.vehicles[vehicle].profile]
     arrivals: list[int] = []
     starts: list[int] = []
     departures: list[int] = []
-    now = depart_s
-    prev = 0
+    now, prev = depart_s, 0
     for node in nodes:
         arrival = now + int(t[prev, node])
         start = earliest_start(problem.windows_s[node], arrival)
-        if start is None:  # cannot happen for a solver route; keep the arrival
-            start = arrival
+        if start is None:
+            return None
         arrivals.append(arrival)
         starts.append(start)
         now = start + int(problem.service_s[node])
         departures.append(now)
         prev = node
-    return_s = now + int(t[prev, 0])
-    if nodes:
-        late_depart = starts[0] - int(t[0, nodes[0]])
-        if late_depart > depart_s:
-            depart_s = late_depart
-            arrivals[0] = starts[0]
-    return arrivals, starts, departures, depart_s, return_s
+    return arrivals, starts, departures, depart_s, now + int(t[prev, 0])
+
+
+def _schedule(problem: RoutingProblem, vehicle: int, nodes: Sequence[int],
+              depart_s: int) -> _Times:
+    """Return arrival, start, departure per node, the depart and return time of one trip.
+
+    The trip comes back as early as it can from ``depart_s`` (the earliest schedule), and
+    leaves the station as late as it can without coming back later: a courier whose first
+    visits would wait for a window waits at the station, where they can load and sort,
+    instead. Long waits were split off first (:func:`_split_waits`): the visits before them
+    go out as soon as the courier can leave. What waiting is left sits between two visits
+    that windows pin down, in a courier's last trip.
+    """
+    first = _earliest(problem, vehicle, nodes, depart_s)
+    if first is None:  # cannot happen for a solver's route: the evaluator would say so
+        return _as_arrived(problem, vehicle, nodes, depart_s)
+    back_s = first[4]
+    # The return is non-decreasing in the departure: search the latest one that keeps it.
+    lo, hi = depart_s, back_s
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        late = _earliest(problem, vehicle, nodes, mid)
+        if late is not None and late[4] <= back_s:
+            lo = mid
+        else:
+            hi = mid - 1
+    best = _earliest(problem, vehicle, nodes, lo)
+    return best if best is not None else first
+
+
+def _as_arrived(problem: RoutingProblem, vehicle: int, nodes: Sequence[int],
+                depart_s: int) -> _Times:
+    """Each visit started on arrival, windows or not (for a route no window admits)."""
+    t = problem.time_s[problem.vehicles[vehicle].profile]
+    arrivals: list[int] = []
+    departures: list[int] = []
+    now, prev = depart_s, 0
+    for node in nodes:
+        now += int(t[prev, node])
+        arrivals.append(now)
+        now += int(problem.service_s[node])
+        departures.append(now)
+        prev = node
+    return arrivals, list(arrivals), departures, depart_s, now + int(t[prev, 0])
+
+
+def _split_waits(problem: RoutingProblem, raw: Sequence[tuple[int, int, Sequence[int]]],
+                 ) -> list[tuple[int, int, Sequence[int]]]:
+    """Split trips at long door waits (the longest first) while the courier has trips left."""
+    by_vehicle: dict[int, list[tuple[int, Sequence[int]]]] = {}
+    for v, depart, nodes in raw:
+        by_vehicle.setdefault(v, []).append((depart, nodes))
+    out: list[tuple[int, int, Sequence[int]]] = []
+    for v, trips in sorted(by_vehicle.items()):
+        trips.sort(key=lambda tr: tr[0])
+        while len(trips) < problem.vehicles[v].max_trips:
+            cut = _longest_split(problem, v, trips)
+            if cut is None:
+                break
+            k, i, second_depart_s = cut
+            depart, nodes = trips[k]
+            trips[k:k + 1] = [(depart, nodes[:i]), (second_depart_s, nodes[i:])]
+        out.extend((v, depart, nodes) for depart, nodes in trips)
+    return out
+
+
+def _longest_split(problem: RoutingProblem, v: int, trips: Sequence[tuple[int, Sequence[int]]],
+                   ) -> tuple[int, int, int] | None:
+    """Return (trip, visit, departure of the second part) of the longest door wait that a
+    return to the station can take, or None."""
+    t = problem.time_s[problem.vehicles[v].profile]
+    best: tuple[int, int, int, int] | None = None  # wait, trip, visit, second departure
+    back = None
+    for k, (depart, nodes) in enumerate(trips):
+        leave = depart if back is None else max(depart, back + problem.reload_s)
+        times = _earliest(problem, v, nodes, leave)
+        if times is None:
+            return None
+        arrivals, starts, departures, _, back = times
+        for i in range(1, len(nodes)):
+            wait = starts[i] - arrivals[i]
+            out_again = departures[i - 1] + int(t[nodes[i - 1], 0]) + problem.reload_s
+            if (wait >= SPLIT_WAIT_S and out_again + int(t[0, nodes[i]]) <= starts[i]
+                    and (best is None or wait > best[0])):
+                best = (wait, k, i, out_again)
+    return None if best is None else best[1:]
 
 
 def trip_stats(
@@ -76,15 +152,27 @@ def trip_stats(
     return dist, (int(peak[0]), int(peak[1]), int(peak[2]))
 
 
+# A courier who would wait at least this long at a door goes back to the station instead and
+# comes out again for that visit, when the way back, the reload and the way out fit in the
+# wait and the courier has a trip left. The waits are those of the earliest schedule (leaving
+# as soon as the courier can), so the visits before the wait go out early rather than the
+# whole trip leaving late. Both solvers are indifferent to where a courier waits
+# (a wait costs the same at the station as at a door), and the paid day pins the waits that
+# windows force: measured on a 1,500-parcel Futian day, 42 % of the paid day stood at doors,
+# 248 min at one door.
+SPLIT_WAIT_S = 1800
+
+
 def schedule_trips(problem: RoutingProblem,
                    raw: Sequence[tuple[int, int, Sequence[int]]]) -> list[RoutedTrip]:
     """Turn (vehicle, earliest depot departure, stop nodes) per trip into scheduled trips.
 
     Trips are renumbered per courier in time order and given the earliest schedule (see
     :func:`_schedule`); each backend only says which stops go in which trip, and when a trip
-    may leave at the earliest.
+    may leave at the earliest. A long wait at a door becomes a return to the station and a
+    new trip where that fits (:data:`SPLIT_WAIT_S`): the visits keep their times.
     """
-    raw = sorted(raw, key=lambda r: (r[0], r[1]))
+    raw = sorted(_split_waits(problem, raw), key=lambda r: (r[0], r[1]))
     trips: list[RoutedTrip] = []
     trip_no: dict[int, int] = {}
     last_return: dict[int, int] = {}
