@@ -135,7 +135,7 @@ def plan(
     bbox: Annotated[str | None, typer.Option("--bbox", help="Crop the street file on import to W,S,E,N (degrees).")] = None,
     tiles: Annotated[Tiles, typer.Option(help="Map background: osm, amap or none.")] = Tiles.OSM,
     lunch: Annotated[str | None, typer.Option("--lunch", help="Lunch break FROM-TO/MINUTES, e.g. 11:00-13:30/30 (the default); 'none' for no lunch. couriers.csv lunch_from/lunch_to/lunch_min override it per courier.")] = None,
-    solver: Annotated[Solver | None, typer.Option("--solver", help="Routing backend: ortools (default) or pyvrp (shorter routes on the literature benchmarks).")] = None,
+    solver: Annotated[Solver | None, typer.Option("--solver", help="Routing backend: pyvrp (default: shorter routes on the literature benchmarks) or ortools.")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Where prepared street graphs are cached. Env: COURIER_CACHE_DIR.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the street-graph cache.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
@@ -276,7 +276,7 @@ def bench_vrplib(
     solutions_out: Annotated[Path | None, typer.Option("--solutions-out", help="Folder for .sol files.")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option(help="Processes per instance: that many seeded searches in parallel, the best kept.")] = 1,
-    solver: Annotated[Solver, typer.Option(help="Routing backend: ortools (default) or pyvrp.")] = Solver.ORTOOLS,
+    solver: Annotated[Solver, typer.Option(help="Routing backend: pyvrp (default) or ortools.")] = Solver.PYVRP,
     baseline: Annotated[str | None, typer.Option(help="Also solve each instance with this solver, same budget, and compare: vroom (needs the bench extra).")] = None,
     vehicles_first: Annotated[bool, typer.Option("--vehicles-first/--distance-only", help="VRPTW: minimise vehicles first (the best-known convention), or distance only.")] = True,
 ) -> None:

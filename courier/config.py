@@ -236,6 +236,9 @@ class DistrictConfig:
     stickiness_s: float = 600.0
     previous_radius_m: float = 250.0
     rounds: int = 2
+    # Shift hours a district may fill with estimated work before another courier is called
+    # in (courier.districts.active_couriers); 0 gives every courier on the roster a district.
+    fleet_fill: float = 0.5
 
     def __post_init__(self) -> None:
         _check({
@@ -243,6 +246,8 @@ class DistrictConfig:
             "stickiness_s and previous_radius_m must be >= 0":
                 self.stickiness_s < 0 or self.previous_radius_m < 0,
             f"rounds must be >= 1, got {self.rounds}": self.rounds < 1,
+            f"fleet_fill must be from 0 to 1, got {self.fleet_fill}":
+                not 0 <= self.fleet_fill <= 1,
         }, "auto_districts")
 
 

@@ -13,7 +13,7 @@ zones move only as far as balance needs.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -243,11 +243,16 @@ def auto_districts(stops: Sequence[Stop], couriers: Sequence[Courier], *, xy_m: 
     stops_per_trip = float(max(1.0, np.min(per_trip_cap / mean_load)))
     work = workload_s(stops, xy, station_s=station_s, stops_per_trip=stops_per_trip,
                       speed_m_s=speed)
+    before = previous_couriers(stops, previous, radius_m=options.previous_radius_m) \
+        if previous else [None] * n
+    roster, couriers = couriers, active_couriers(couriers, float(work.sum()), load.sum(axis=0),
+                                                 fill=options.fleet_fill,
+                                                 keep={b for b in before if b is not None})
+    k = len(couriers)
+    cap = _capacity(couriers)
     shift = np.array([c.shift_end_s - c.shift_start_s for c in couriers], dtype=np.float64)
     target = work.sum() * shift / shift.sum()
 
-    before = previous_couriers(stops, previous, radius_m=options.previous_radius_m) \
-        if previous else [None] * n
     index_of = {c.courier_id: j for j, c in enumerate(couriers)}
     prev = np.array([index_of.get(b, -1) if b is not None else -1 for b in before], dtype=np.int64)
 
@@ -264,13 +269,51 @@ def auto_districts(stops: Sequence[Stop], couriers: Sequence[Courier], *, xy_m: 
         seeds = new_seeds
     courier_of = {s.stop_id: couriers[int(a)].courier_id for s, a in zip(stops, assign, strict=True)}
     per = np.bincount(assign, weights=work, minlength=k)
+    work_of = {c.courier_id: 0.0 for c in roster}
     result_stability = None
     if previous:
         known = prev >= 0
         result_stability = float((assign[known] == prev[known]).mean()) if known.any() else 1.0
-    return Districting(courier_of=courier_of, method="auto",
-                       work_s={c.courier_id: float(per[j]) for j, c in enumerate(couriers)},
+    work_of.update({c.courier_id: float(per[j]) for j, c in enumerate(couriers)})
+    return Districting(courier_of=courier_of, method="auto", work_s=work_of,
                        stability=result_stability)
+
+
+def active_couriers(couriers: Sequence[Courier], work_s: float, load: np.ndarray, *,
+                    fill: float, keep: Collection[str] = ()) -> list[Courier]:
+    """Return the couriers the day needs: enough shift hours for the estimated work at
+    ``fill`` (a routed day holds about twice the estimate: windows, waiting, the way to and
+    from the station) and enough capacity (x trips) for the load, with a spare courier.
+
+    Couriers in ``keep`` (yesterday's areas) come first, then the longest shifts, then the
+    roster's order. ``fill`` 0 uses every courier. Measured against one joint PyVRP search of
+    the same days: 3 of 6 couriers on the 900-parcel demo, 70 of 100 on a 20,000-parcel
+    Shenzhen day, for estimates of 17.9 h and 410 h of work (fill 0.5 gives 3 and 69).
+    """
+    if fill <= 0 or not couriers:
+        return list(couriers)
+    order = sorted(range(len(couriers)), key=lambda j: (
+        couriers[j].courier_id not in keep,
+        -(couriers[j].shift_end_s - couriers[j].shift_start_s), j))
+    hours = 0.0
+    chosen: list[int] = []
+    need = np.asarray(load, dtype=np.float64)
+    have = np.zeros(3)
+    for j in order:
+        c = couriers[j]
+        if hours >= work_s and bool(np.all(have >= need)):
+            break
+        chosen.append(j)
+        hours += (c.shift_end_s - c.shift_start_s) * fill
+        have = have + _capacity([c])[0]
+    # One more than the estimate asks for: a day short of a courier drops stops, a day
+    # with one to spare does not, and the repair can use them all.
+    for j in order:
+        if len(chosen) >= len(order) or j in chosen:
+            continue
+        chosen.append(j)
+        break
+    return [couriers[j] for j in sorted(chosen)]
 
 
 def _nearest_node(graph: StreetGraph, xy: FloatArray) -> int:
@@ -490,8 +533,10 @@ def fixed_districts(stops: Sequence[Stop], couriers: Sequence[Courier], *,
         members = np.flatnonzero(area_of == a)
         if not len(members) or not group:
             continue
+        # The station named these couriers for this area: every one of them gets a share.
         sub = auto_districts([stops[int(i)] for i in members], [by_id[g] for g in group],
-                             xy_m=xy_m[members], station_xy_m=station_xy_m)
+                             xy_m=xy_m[members], station_xy_m=station_xy_m,
+                             options=DistrictConfig(fleet_fill=0.0))
         courier_of.update(sub.courier_of)
     return Districting(courier_of=courier_of,
                        outside=tuple(stops[int(i)].stop_id for i in outside_idx), method="fixed")

@@ -294,6 +294,9 @@ class DayPlan:
     breaks: dict[str, tuple[int, int]] = field(default_factory=dict)  # courier: lunch start, end
     warnings: tuple[str, ...] = ()
     strategy: str = "districts"  # how it was routed: "districts" or "joint"
+    # Left-out stops tried in other couriers' days after routing, and those taken in.
+    repair_tried: int = 0
+    repair_inserted: int = 0
 
 
 # Reason codes for valid parcels that are not planned (unassigned.csv). Stable strings: other

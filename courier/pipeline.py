@@ -35,6 +35,7 @@ from courier.model import (
 )
 from courier.parcels import SnappedLocker, SnappedParcel, build_stops
 from courier.rebalance import rebalance
+from courier.repair import Repaired, Where, repair
 from courier.routes import DistrictRoutes, DistrictTask, RouteOptions, lanes_after, route_districts, slots_of
 from courier.sortplan import sort_plan
 
@@ -49,6 +50,13 @@ log = logging.getLogger(__name__)
 _ASSEMBLY_RESERVE_S = 0.3
 # The least time the district solves get, however long the stages before them took.
 _MIN_ROUTING_S = 0.2
+# Share of the routing time kept for trying left-out stops in other couriers' days; every
+# courier of a roster up to _REPAIR_ALL_UP_TO is tried, else the _REPAIR_NEAREST nearest.
+_REPAIR_SHARE = 0.05
+_REPAIR_ALL_UP_TO = 10
+_REPAIR_NEAREST = 5
+# What a search leaves out for want of room or time; the pre-checks' reasons are final.
+_REPAIRABLE = frozenset({"dropped", "no_solution"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,8 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
     """
     started = time.perf_counter()
     deadline = started + config.time_limit_s
+    # The searches end before the plan's deadline, leaving the repair its share.
+    search_deadline = deadline - _REPAIR_SHARE * config.time_limit_s
     if config.coords == "gcj02":
         day = to_wgs84(day)
     primary = primary_graph(graphs, day)
@@ -117,7 +127,7 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
     unassigned = list(snapped.unassigned)
     if joint:
         tasks, solved, slots, matrix_s = _route_joint(day, snapped, primary, graphs, config,
-                                                      deadline=deadline, client=client)
+                                                      deadline=search_deadline, client=client)
         split = replace(split, courier_of={v.stop_id: t.courier_id for s in solved
                                            for t in s.trips for v in t.visits})
     else:
@@ -129,11 +139,11 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
             else:
                 by_courier.setdefault(cid, []).append(stop)
         tasks, solved, slots, matrix_s = _route(day, by_courier, snapped, primary, graphs,
-                                                config, deadline=deadline, client=client)
+                                                config, deadline=search_deadline, client=client)
     if not joint and day.districts is None and len(tasks) >= config.rebalance.min_districts:
         xy_of = {stop.stop_id: (float(xy[i, 0]), float(xy[i, 1]))
                  for i, stop in enumerate(snapped.stops)}
-        left = max(0.0, deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
+        left = max(0.0, search_deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
         tasks, solved, more_s = rebalance(tasks, solved, xy_of, time.time() + left,
                                           graphs=graphs, slots=slots, client=client,
                                           config=config.rebalance)
@@ -145,10 +155,19 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
 
     tick = time.perf_counter()
     stop_by_id = {s.stop_id: s for s in snapped.stops}
-    trips = tuple(sorted((t for s in solved for t in s.trips), key=lambda t: (t.courier_id, t.trip)))
+    fixed = _repaired(day, solved, stop_by_id, snapped.station, primary, graphs, config,
+                      deadline=deadline)
+    timings["repair"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    trips = tuple(sorted(fixed.trips, key=lambda t: (t.courier_id, t.trip)))
+    taken = set(fixed.inserted)
     for s in solved:
         for stop_id, code in s.drops:
-            unassigned.extend(_unassign(stop_by_id[stop_id], code))
+            if stop_id not in taken:
+                unassigned.extend(_unassign(stop_by_id[stop_id], code))
+    split = replace(split, courier_of={**split.courier_of, **{
+        v.stop_id: t.courier_id for t in trips for v in t.visits if v.stop_id in taken}})
     lines = sort_plan(trips, stop_by_id, {p.parcel_id: p for p in day.parcels},
                       bag_capacity_parcels=config.bag_capacity_parcels)
     timings["sort_plan"] = time.perf_counter() - tick
@@ -168,10 +187,32 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
         seed=config.seed,
         input_count=day.rows,
         streets_source=primary.source,
-        breaks={cid: (start, end) for s in solved for cid, start, end in s.breaks},
+        breaks=dict(fixed.breaks),
         warnings=tuple(notes),
         strategy="joint" if joint else "districts",
+        repair_tried=len(fixed.tried),
+        repair_inserted=len(fixed.inserted),
     )
+
+
+def _repaired(day: Day, solved: Sequence[DistrictRoutes], stop_by_id: Mapping[str, Stop],
+              station: Snap, primary: StreetGraph, graphs: Mapping[str, StreetGraph],
+              config: PlanConfig, *, deadline: float) -> Repaired:
+    """Try the stops the searches left out (``dropped``, ``no_solution``) in the nearest
+    couriers' final days (:mod:`courier.repair`), in the time kept for it."""
+    trips = [t for s in solved for t in s.trips]
+    breaks = {cid: (start, end) for s in solved for cid, start, end in s.breaks}
+    dropped = [stop_by_id[sid] for s in solved for sid, code in s.drops
+               if code in _REPAIRABLE]
+    if not dropped:
+        return Repaired(trips=tuple(trips), breaks=breaks, inserted=(), tried=())
+    nearest = len(day.couriers) if len(day.couriers) <= _REPAIR_ALL_UP_TO else _REPAIR_NEAREST
+    fixed = repair(couriers=day.couriers, trips=trips, breaks=breaks, dropped=dropped,
+                   stops=stop_by_id, where=Where(station, graphs, primary.profile, config),
+                   deadline_s=deadline - _ASSEMBLY_RESERVE_S, nearest=nearest)
+    log.info("repair: %d of %d left-out stops taken in (%d tried)", len(fixed.inserted),
+             len(dropped), len(fixed.tried))
+    return fixed
 
 
 def strategy_of(day: Day, stops: int, config: PlanConfig) -> Strategy:

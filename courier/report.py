@@ -88,6 +88,7 @@ def summary(plan: DayPlan, *, previous: Mapping[str, str] | None = None) -> dict
         "day": day_totals(shapes),
         "couriers": [per[c.courier_id] for c in plan.couriers],
         "strategy": plan.strategy,
+        "repair": {"stops_tried": plan.repair_tried, "stops_taken_in": plan.repair_inserted},
         "districts": _district_metrics(plan, previous),
         "timings_s": {k: round(v, 3) for k, v in plan.timings_s.items()},
         "seed": plan.seed,

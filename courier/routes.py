@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from distributed import Client
 
 __all__ = ["DistrictRoutes", "DistrictTask", "RouteOptions", "budget_s", "lanes_after",
-           "route_districts", "to_trip"]
+           "matrices_of", "route_districts", "to_trip"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +151,9 @@ def budget_s(task: DistrictTask, now_epoch_s: float) -> float:
     return left * mine / (mine + task.queued_stops)
 
 
-def _matrices(task: DistrictTask,
-              graphs: Mapping[str, StreetGraph]) -> dict[str, streets.TravelMatrix]:
-    """Return the travel matrix of the station and the stops per vehicle profile."""
+def matrices_of(task: DistrictTask, graphs: Mapping[str, StreetGraph], *,
+                keep_paths: bool = True) -> dict[str, streets.TravelMatrix]:
+    """Return the travel matrix of the station and the task's stops per vehicle profile."""
     matrices: dict[str, streets.TravelMatrix] = {}
     for profile in sorted({c.vehicle for c in task.couriers}):
         graph = graphs[profile]
@@ -164,7 +164,7 @@ def _matrices(task: DistrictTask,
             lon = [task.station_lonlat[0], *(s.snap.lon for s in task.stops)]
             lat = [task.station_lonlat[1], *(s.snap.lat for s in task.stops)]
             snaps = streets.snap_points(graph, lon, lat)
-        matrices[profile] = streets.travel_matrix(graph, snaps, keep_paths=True)
+        matrices[profile] = streets.travel_matrix(graph, snaps, keep_paths=keep_paths)
     return matrices
 
 
@@ -172,7 +172,7 @@ def route_district(task: DistrictTask, graphs: Mapping[str, StreetGraph]) -> Dis
     """Build the travel matrices of one district, route it, and turn the result into trips."""
     tick = time.perf_counter()
     share_s = budget_s(task, time.time())
-    matrices = _matrices(task, graphs)
+    matrices = matrices_of(task, graphs)
     matrix_s = time.perf_counter() - tick
     opts = task.options
     problem = routing.problem_from_stops(

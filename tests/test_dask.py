@@ -136,7 +136,7 @@ def test_cluster_gives_exactly_the_local_plan(cluster: Cluster) -> None:
     with Client(cluster.address, timeout=10) as client:
         remote = _plan(graph, day, client=client, **options)
         ran_on = {w for w, n in client.run(lambda: 1).items() if n == 1}
-    assert len(set(local.districts.values())) == 3, "the day should have several districts"
+    assert len(set(local.districts.values())) >= 2, "the day should have several districts"
     assert ran_on == set(cluster.workers)
     assert remote.sort_lines == local.sort_lines
     assert remote.trips == local.trips

@@ -415,7 +415,7 @@ def run(
     seed: int = 0,
     solutions_out: Path | None = None,
     workers: int = 1,
-    solver: str = "ortools",
+    solver: str = "pyvrp",
     baseline: str | None = None,
     vehicles_first: bool = True,
 ) -> list[VrplibResult]:
