@@ -145,7 +145,6 @@ def plan(
     def body() -> None:
         from courier import app as application
         from courier.config import LunchConfig, PlanConfig, load_profiles
-        from courier.errors import InputError
 
         flags = {"time_limit_s": time_limit, "seed": seed, "solution_limit": solution_limit,
                  "coords": coords, "workers": workers, "solver": solver,
@@ -157,23 +156,9 @@ def plan(
             profiles=load_profiles(profiles_file) if profiles_file else application.PROFILES,
             encoding=encoding, cache_dir=_cache_dir(no_cache, cache_dir),
             bbox=_parse_bbox(bbox) if bbox else None)
-        files = (streets, parcels, couriers)
-        if all(f is None for f in files):
-            extra = [flag for flag, value in (("--station", station), ("--lockers", lockers),
-                                              ("--districts", districts), ("--previous", previous))
-                     if value is not None]
-            if extra:
-                raise InputError(f"{', '.join(extra)}: the demo brings its own station, lockers "
-                                 "and districts; give --streets, --parcels and --couriers to "
-                                 "plan your own station")
-            inputs = application.demo_inputs(seed=config.seed, options=read)
-        elif any(f is None for f in files):
-            raise InputError("give all three of --streets, --parcels and --couriers, "
-                             "or none of them to plan the bundled demo")
-        else:
-            inputs = application.read_inputs(
-                streets=streets, parcels=parcels, couriers=couriers, station=station,
-                lockers=lockers, districts=districts, previous=previous, options=read)
+        inputs = _inputs(streets, parcels, couriers, seed=config.seed, read=read,
+                         station=station, lockers=lockers, districts=districts,
+                         previous=previous)
         with _dask_client(scheduler) as client:
             result = application.run(inputs, config, client=client)
         result.write(out, tiles=tiles.value)
@@ -181,6 +166,28 @@ def plan(
             _print_summary(result, out)
 
     _run(body)
+
+
+def _inputs(streets: Path | None, parcels: Path | None, couriers: Path | None, *, seed: int,
+            read: Any, **more: Any) -> Any:
+    """The day's inputs: the three files, or none of them for the demo (which brings its own
+    station, lockers and districts, so ``more`` must be empty then)."""
+    from courier import app as application
+    from courier.errors import InputError
+
+    files = (streets, parcels, couriers)
+    if all(f is None for f in files):
+        extra = [f"--{name}" for name, value in more.items() if value is not None]
+        if extra:
+            raise InputError(f"{', '.join(extra)}: the demo brings its own station, lockers "
+                             "and districts; give --streets, --parcels and --couriers to plan "
+                             "your own station")
+        return application.demo_inputs(seed=seed, options=read)
+    if any(f is None for f in files):
+        raise InputError("give all three of --streets, --parcels and --couriers, or none of "
+                         "them to plan the bundled demo")
+    return application.read_inputs(streets=streets, parcels=parcels, couriers=couriers,
+                                   options=read, **more)
 
 
 def _print_summary(result: Plan, out: Path) -> None:
@@ -360,20 +367,11 @@ def bench_station(
         from courier import io
         from courier.bench import station as bench
         from courier.config import PlanConfig
-        from courier.errors import InputError
 
         config = PlanConfig(time_limit_s=time_limit, seed=seed, workers=workers)
-        files = (streets, parcels, couriers)
-        if all(f is None for f in files):
-            inputs = application.demo_inputs(seed=seed)
-        elif any(f is None for f in files):
-            raise InputError("give all three of --streets, --parcels and --couriers, or none "
-                             "of them for the demo")
-        else:
-            inputs = application.read_inputs(streets=streets, parcels=parcels, couriers=couriers,
-                                             station=station, previous=previous,
-                                             options=application.ReadOptions(
-                                                 cache_dir=_cache_dir(False, None)))
+        inputs = _inputs(streets, parcels, couriers, seed=seed,
+                         read=application.ReadOptions(cache_dir=_cache_dir(False, None)),
+                         station=station, previous=previous)
         result = bench.run(inputs, config, solver=joint_solver.value)
         io.write_json(out / "bench.json", result)
         if not quiet:

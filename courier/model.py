@@ -310,4 +310,6 @@ REASONS: dict[str, str] = {
     "dropped": "dropped at a penalty: the couriers' capacity and time were used for other stops",
     "no_solution": "the solver found no route for its district within the time limit: "
                    "plan again with a longer --time-limit",
+    "out_of_time": "left out by its district's search, and the time ran out before it could "
+                   "be tried in other couriers' days: plan again with a longer --time-limit",
 }

@@ -52,9 +52,9 @@ _ASSEMBLY_RESERVE_S = 0.3
 _MIN_ROUTING_S = 0.2
 # Share of the routing time kept for trying left-out stops in other couriers' days; every
 # courier of a roster up to _REPAIR_ALL_UP_TO is tried, else the _REPAIR_NEAREST nearest.
-_REPAIR_SHARE = 0.05
+_REPAIR_SHARE = 0.08
 _REPAIR_ALL_UP_TO = 10
-_REPAIR_NEAREST = 5
+_REPAIR_NEAREST = 3
 # What a search leaves out for want of room or time; the pre-checks' reasons are final.
 _REPAIRABLE = frozenset({"dropped", "no_solution"})
 
@@ -161,11 +161,14 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
 
     tick = time.perf_counter()
     trips = tuple(sorted(fixed.trips, key=lambda t: (t.courier_id, t.trip)))
-    taken = set(fixed.inserted)
+    taken, tried = set(fixed.inserted), set(fixed.tried)
     for s in solved:
         for stop_id, code in s.drops:
-            if stop_id not in taken:
-                unassigned.extend(_unassign(stop_by_id[stop_id], code))
+            if stop_id in taken:
+                continue
+            # "dropped" is a true reason only for a stop the repair tried everywhere near.
+            late = code == "dropped" and stop_id not in tried
+            unassigned.extend(_unassign(stop_by_id[stop_id], "out_of_time" if late else code))
     split = replace(split, courier_of={**split.courier_of, **{
         v.stop_id: t.courier_id for t in trips for v in t.visits if v.stop_id in taken}})
     lines = sort_plan(trips, stop_by_id, {p.parcel_id: p for p in day.parcels},

@@ -29,6 +29,11 @@ __all__ = ["Repaired", "Where", "repair"]
 # Positions per trip that get a full schedule, the cheapest detours first: a stop inserted
 # far from where it fits best never wins.
 _POSITIONS_PER_TRIP = 8
+# Positions, best first without lunch, that get the lunch placed and the evaluator's check:
+# placing the lunch is the slow part, and it rarely changes which position is best.
+_CHECKED = 3
+# Time kept per changed day for writing it out (its street paths) before the deadline.
+_FINAL_S = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,9 +100,9 @@ def repair(*, couriers: Sequence[Courier], trips: Sequence[Trip],
     inserted: list[str] = []
     tried: list[str] = []
     for stop in order:
-        if time.perf_counter() >= deadline_s:
+        changed_days = sum(1 for d in days.values() if d.changed)
+        if time.perf_counter() + _FINAL_S * (changed_days + 1) >= deadline_s:
             break
-        tried.append(stop.stop_id)
         for cid in candidates[stop.stop_id]:
             day = days[cid]
             if day.problem is None:
@@ -105,6 +110,7 @@ def repair(*, couriers: Sequence[Courier], trips: Sequence[Trip],
             if _insert(day, stop):
                 inserted.append(stop.stop_id)
                 break
+        tried.append(stop.stop_id)
     changed = {cid for cid, d in days.items() if d.changed}
     kept = [t for t in trips if t.courier_id not in changed]
     new_breaks = {cid: b for cid, b in breaks.items() if cid not in changed}
@@ -184,24 +190,45 @@ def _options(problem: routing.RoutingProblem, raw: Sequence[tuple[int, list[int]
 
 
 def _insert(day: _Day, stop: Stop) -> bool:
-    """Try ``stop`` in the day; keep the position whose day ends earliest, then drives least."""
-    assert day.problem is not None
+    """Try ``stop`` in the day; keep the position whose day ends earliest, then drives least.
+
+    Positions are ranked without lunch (the trips' schedule and the evaluator, cheap), and the
+    best few get their lunch placed and are checked again; the first that passes stands.
+    """
+    problem = day.problem
+    assert problem is not None
+    plain = routing.without_breaks(problem)
     new = day.node_of[stop.stop_id]
-    best: tuple[tuple[int, int], list[tuple[int, list[int]]]] | None = None
-    for option in _options(day.problem, day.raw, new, day.courier.max_trips):
-        result = _evaluated(day.problem, option)
-        if result is None:
-            continue
-        key = (max(tr.return_s for tr in result.trips),
-               sum(tr.distance_m for tr in result.trips))
-        if best is None or key < best[0]:
-            best = (key, option)
-    if best is None:
-        return False
-    day.stops.append(stop)
-    day.raw = best[1]
-    day.changed = True
-    return True
+    capacity = np.asarray(plain.vehicles[0].capacity)
+    ranked: list[tuple[tuple[int, int], list[tuple[int, list[int]]]]] = []
+    for option in _options(problem, day.raw, new, day.courier.max_trips):
+        trip = next(nodes for _, nodes in option if new in nodes)
+        if bool(np.any(problem.delivery[trip].sum(axis=0) > capacity)):
+            continue  # a trip's deliveries are all on board when it leaves: no room
+        result = _schedule_checked(plain, option)
+        if result is not None:
+            ranked.append(((max(tr.return_s for tr in result.trips),
+                            sum(tr.distance_m for tr in result.trips)), option))
+    ranked.sort(key=lambda x: x[0])
+    for _, option in ranked[:_CHECKED]:
+        if _evaluated(problem, option) is not None:
+            day.stops.append(stop)
+            day.raw = option
+            day.changed = True
+            return True
+    return False
+
+
+def _schedule_checked(plain: routing.RoutingProblem, raw: Sequence[tuple[int, list[int]]],
+                      ) -> routing.RoutingResult | None:
+    """The day of these trips without lunch, or None if the evaluator objects."""
+    served = {n for _, nodes in raw for n in nodes}
+    idle = tuple(routing.Drop(n, "dropped") for n in range(1, plain.n_stops + 1)
+                 if n not in served)
+    trips = routing.schedule_trips(plain, [(0, d, nodes) for d, nodes in raw])
+    result = routing.RoutingResult(trips=tuple(trips), drops=idle, objective=0, solve_s=0.0,
+                                   status="REPAIR")
+    return None if routing.check_feasible(plain, result) else result
 
 
 def _evaluated(problem: routing.RoutingProblem,
@@ -210,17 +237,11 @@ def _evaluated(problem: routing.RoutingProblem,
 
     The nodes on no trip (stops that may come to this courier later) count as left out.
     """
-    served = {n for _, nodes in raw for n in nodes}
-    idle = tuple(routing.Drop(n, "dropped") for n in range(1, problem.n_stops + 1)
-                 if n not in served)
-    plain = routing.without_breaks(problem)
-    trips = routing.schedule_trips(plain, [(0, d, nodes) for d, nodes in raw])
-    first = routing.RoutingResult(trips=tuple(trips), drops=idle, objective=0, solve_s=0.0,
-                                  status="REPAIR")
-    if routing.check_feasible(plain, first):
+    first = _schedule_checked(routing.without_breaks(problem), raw)
+    if first is None:
         return None
     result = routing.place_breaks(problem, first)
-    if len(result.drops) > len(idle) or routing.check_feasible(problem, result):
+    if len(result.drops) > len(first.drops) or routing.check_feasible(problem, result):
         return None
     return result
 

@@ -105,3 +105,13 @@ def test_repaired_days_pass_the_evaluator(tmp_path: Path) -> None:
         assert day.problem is not None
         result = repairing._evaluated(day.problem, day.raw)
         assert result is not None and not check_feasible(day.problem, result)
+
+
+def test_a_stop_the_repair_had_no_time_for_says_so(monkeypatch) -> None:
+    # With no time left for the repair, C1's overflow is not 'dropped' (nobody tried it
+    # elsewhere) but out_of_time, with the hint to plan again with more time.
+    monkeypatch.setattr(repairing, "_FINAL_S", 10_000.0)
+    plan = _plan("18:00")
+    codes = {u.reason_code for u in plan.result.unassigned}
+    assert codes == {"out_of_time"}
+    assert "longer --time-limit" in courier.REASONS["out_of_time"]
