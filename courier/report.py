@@ -221,7 +221,7 @@ def _fig_workload(plan: DayPlan) -> Figure:
         bottom = [b + h for b, h in zip(bottom, hours, strict=True)]
     ax.set_xticks(x, ids, rotation=90 if len(ids) > 8 else 0, fontsize=8 if len(ids) > 8 else 10)
     ax.set_ylabel("hours")
-    ax.set_title("Paid day per courier: from the shift start to the last return")
+    ax.set_title("Paid day per courier (shift start to last return)", fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     if not ids:
         ax.text(0.5, 0.5, "no couriers", transform=ax.transAxes, ha="center")
