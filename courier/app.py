@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.resources
 import platform
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -96,6 +96,7 @@ class ReadOptions:
 
     profiles: Mapping[str, VehicleProfile] = field(default_factory=lambda: dict(PROFILES))
     encoding: str | None = None
+    sheet: str | None = None  # of an Excel workbook (default: the first)
     cache_dir: Path | None = None
     bbox: tuple[float, float, float, float] | None = None
 
@@ -109,6 +110,7 @@ class Inputs:
     sources: Mapping[str, Source]
     timings_s: Mapping[str, float] = field(default_factory=dict)
     demo: bool = False
+    hints: tuple[str, ...] = ()  # what the parcels' rejected rows have in common
 
 
 def read_inputs(*, streets: StreetsInput, parcels: TableInput, couriers: TableInput,
@@ -133,7 +135,12 @@ def read_inputs(*, streets: StreetsInput, parcels: TableInput, couriers: TableIn
         Yesterday's plan: its folder (its ``stops.csv``), a :class:`Plan`, or
         ``{location key: courier_id}``.
     """
-    from courier.parcels import validate_couriers, validate_lockers, validate_parcels
+    from courier.parcels import (
+        coordinate_hints,
+        validate_couriers,
+        validate_lockers,
+        validate_parcels,
+    )
 
     opts = options or ReadOptions()
     sources: dict[str, Source] = {}
@@ -147,6 +154,9 @@ def read_inputs(*, streets: StreetsInput, parcels: TableInput, couriers: TableIn
     tick = time.perf_counter()
     table, sources["parcels"] = _table(parcels, "parcels", opts)
     valid, rejects = validate_parcels(table, file=sources["parcels"].name)
+    hints = coordinate_hints(table)
+    if not valid:
+        _nothing_to_plan(sources["parcels"].name, len(table), rejects, hints)
     locker_rows: tuple[Any, ...] = ()
     if lockers is not None:
         locker_table, sources["lockers"] = _table(lockers, "lockers", opts)
@@ -158,7 +168,19 @@ def read_inputs(*, streets: StreetsInput, parcels: TableInput, couriers: TableIn
               rejects=rejects, lockers=locker_rows, input_count=len(table), districts=areas,
               districts_source=areas_name, previous=assignment)
     timings["read_input"] = time.perf_counter() - tick
-    return Inputs(day=day, graphs=graphs, sources=sources, timings_s=timings)
+    return Inputs(day=day, graphs=graphs, sources=sources, timings_s=timings,
+                  hints=tuple(hints))
+
+
+def _nothing_to_plan(name: str, rows: int, rejects: Sequence[Any], hints: Sequence[str]) -> None:
+    """Refuse a day without a single valid parcel (exit 2), saying why the rows failed."""
+    from courier.parcels import rejects_brief
+
+    if rows == 0:
+        raise InputError(f"{name}: the file has a header but no parcel rows")
+    reasons = "; ".join(f"{reason} ({count} rows)" for reason, count in rejects_brief(rejects))
+    raise InputError(f"{name}: none of the {rows} rows is a valid parcel: {reasons}"
+                     + "".join(f"\nhint: {h}" for h in hints))
 
 
 def demo_inputs(*, seed: int = 0, options: ReadOptions | None = None) -> Inputs:
@@ -205,6 +227,7 @@ def run(inputs: Inputs, config: PlanConfig, *, client: Client | None = None) -> 
         "inputs": {name: src.to_dict() for name, src in inputs.sources.items()},
         "versions": _versions(),
         "demo": inputs.demo,
+        "rejects": _rejects_summary(result, inputs.hints),
     })
     return Plan(result=result, config=config, graph=graph, sources=dict(inputs.sources),
                 summary=summary, districts=_district_frame(result, graph, inputs.day))
@@ -255,17 +278,27 @@ class Plan:
                                else gpd.GeoDataFrame({"courier_id": []}, geometry=[], crs=4326))
         return frames
 
-    def write(self, out_dir: Path | str, *, tiles: str = "osm") -> list[Path]:
+    def write(self, out_dir: Path | str, *, tiles: str = "osm", force: bool = False) -> list[Path]:
         """Write every file ``courier plan`` writes into ``out_dir``; return the paths.
 
         sort_plan.csv, stops.csv, unassigned.csv, rejects.csv, routes.geojson,
         districts.geojson (automatic districts), summary.json, report.html with its figures,
         sheets/sort-<id>.html and maps/overview.html, maps/courier-<id>.html (``tiles``: osm,
         amap or none for the map background).
+
+        The plan is written into a folder beside ``out_dir`` and moved into place at the end
+        (:func:`courier.io.replace_plan_folder`): the folder holds exactly one plan, and a run
+        stopped halfway leaves the earlier plan whole. A folder holding files no plan writes
+        is refused unless ``force`` (those files are kept).
         """
+        out = Path(out_dir)
+        with io.plan_folder(out, force=force) as staging:
+            written = self._write_into(staging, tiles)
+        return [out / p.relative_to(staging) for p in written]
+
+    def _write_into(self, out: Path, tiles: str) -> list[Path]:
         from courier import maps, report
 
-        out = Path(out_dir)
         written = io.write_plan_tables(out, self.result)
         if self.districts is not None and "districts" not in self.sources:  # automatic ones
             io.write_geojson(out / "districts.geojson", self.districts)
@@ -325,7 +358,7 @@ def plan(*, streets: StreetsInput, parcels: TableInput, couriers: TableInput,
     return result
 
 
-_READ_OPTIONS = ("cache_dir", "encoding", "profiles", "bbox")
+_READ_OPTIONS = ("cache_dir", "encoding", "profiles", "bbox", "sheet")
 
 
 def _split_options(options: Mapping[str, Any]) -> tuple[PlanConfig, ReadOptions, Any]:
@@ -362,6 +395,15 @@ def _district_frame(result: DayPlan, graph: StreetGraph, day: Day) -> gpd.GeoDat
                              crs_metric=graph.crs_metric)
 
 
+def _rejects_summary(result: DayPlan, hints: Sequence[str]) -> dict[str, Any]:
+    from courier.parcels import rejects_brief
+
+    return {"rows": len({r.row for r in result.rejects}),
+            "top_reasons": [{"reason": reason, "rows": n}
+                            for reason, n in rejects_brief(result.rejects)],
+            "hints": list(hints)}
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for package in ("courier", "ortools", "pyvrp", "networkx", "numpy", "scipy"):
@@ -386,7 +428,7 @@ def _table(value: TableInput, what: str, opts: ReadOptions,
     if roster and path.suffix.lower() == ".toml":
         table = io.read_couriers_toml(path)
     else:
-        table = io.read_table(path, encoding=opts.encoding)
+        table = io.read_table(path, encoding=opts.encoding, sheet=opts.sheet)
     return table, Source(kind="file", name=str(path), sha256=io.file_sha256(path), rows=len(table))
 
 

@@ -126,6 +126,7 @@ def plan(
     solution_limit: Annotated[int | None, typer.Option("--solution-limit", help="Stop each solve after N solutions: with it, the same inputs and seed give a byte-identical plan.")] = None,
     coords: Annotated[Coords | None, typer.Option(help="Datum of input coordinates: wgs84 (default) or gcj02 (Chinese map apps).")] = None,
     encoding: Annotated[str | None, typer.Option(help="Encoding of CSV input (default: UTF-8, else GB18030).")] = None,
+    sheet: Annotated[str | None, typer.Option(help="Sheet of an Excel (.xlsx) input (default: the first).")] = None,
     config_file: Annotated[Path | None, typer.Option("--config", help="TOML file of plan parameters (see courier.config.PlanConfig); flags win.")] = None,
     profiles_file: Annotated[Path | None, typer.Option("--profiles", help="TOML file overriding vehicle profiles.")] = None,
     workers: Annotated[int | None, typer.Option(help="Processes for the district solves (0 = all cores, the default).")] = None,
@@ -138,6 +139,7 @@ def plan(
     solver: Annotated[Solver | None, typer.Option("--solver", help="Routing backend: pyvrp (default: shorter routes on the literature benchmarks) or ortools.")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Where prepared street graphs are cached. Env: COURIER_CACHE_DIR.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the street-graph cache.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Write into a folder that holds other files too (they are kept).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Plan a delivery day. Without --streets/--parcels/--couriers, plan the bundled demo."""
@@ -154,14 +156,14 @@ def plan(
                   else PlanConfig.from_mapping(given))
         read = application.ReadOptions(
             profiles=load_profiles(profiles_file) if profiles_file else application.PROFILES,
-            encoding=encoding, cache_dir=_cache_dir(no_cache, cache_dir),
+            encoding=encoding, sheet=sheet, cache_dir=_cache_dir(no_cache, cache_dir),
             bbox=_parse_bbox(bbox) if bbox else None)
         inputs = _inputs(streets, parcels, couriers, seed=config.seed, read=read,
                          station=station, lockers=lockers, districts=districts,
                          previous=previous)
         with _dask_client(scheduler) as client:
             result = application.run(inputs, config, client=client)
-        result.write(out, tiles=tiles.value)
+        result.write(out, tiles=tiles.value, force=force)
         if not quiet:
             _print_summary(result, out)
 
@@ -231,6 +233,13 @@ def _print_summary(result: Plan, out: Path) -> None:
     if data["unassigned_by_reason"]:
         console.print("unassigned by reason: " + ", ".join(
             f"{k} {v}" for k, v in data["unassigned_by_reason"].items()))
+    rejects = data.get("rejects", {})
+    if rejects.get("rows"):
+        reasons = "; ".join(f"{r['reason']} ({r['rows']})" for r in rejects["top_reasons"])
+        console.print(f"[bold]{rejects['rows']} input rows rejected[/], listed in "
+                      f"{escape(str(out / 'rejects.csv'))}: {escape(reasons)}", highlight=False)
+    for hint in rejects.get("hints", []):
+        console.print(f"[yellow]hint:[/] {escape(hint)}", highlight=False)
     for note in data.get("warnings", []):
         console.print(f"[yellow]warning:[/] {escape(note)}", highlight=False)
 

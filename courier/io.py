@@ -5,12 +5,15 @@ Street files are read by :mod:`courier.streets`, which owns the OSM formats.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import json
+import os
 import re
+import shutil
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,23 +41,33 @@ def safe_filename(name: str) -> str:
     return stem
 
 
-def read_table(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
-    """Read a CSV, GeoJSON or GeoParquet file into a table of strings, one row per record.
+# Every table type read, by suffix (the error for another type lists them all).
+TABLE_TYPES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".geojson", ".json", ".parquet",
+               ".geoparquet", ".gpkg")
+# Field separators people's exports use; the file's first lines decide.
+_DELIMITERS = ",;\t|"
+
+
+def read_table(path: Path, *, encoding: str | None = None,
+               sheet: str | None = None) -> pd.DataFrame:
+    """Read a CSV, Excel, GeoJSON or GeoParquet file into a table of strings, one row per record.
 
     Every cell is kept as text (validation parses it), so nothing is silently coerced. CSV
     text is decoded as UTF-8 and, failing that, as GB18030 (a superset of GBK, the encoding
-    Chinese spreadsheet software exports), unless ``encoding`` is given. Point geometries of
-    GeoJSON/GeoParquet become ``lon``/``lat`` columns.
+    Chinese spreadsheet software exports), unless ``encoding`` is given; its separator
+    (``,`` ``;`` tab ``|``) is read off its first lines. An Excel workbook is read from its
+    first sheet, or ``sheet``. Point geometries of GeoJSON/GeoParquet become ``lon``/``lat``
+    columns. A header with an empty or repeated column name is refused, naming it.
     """
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     suffix = path.suffix.lower()
     if suffix in (".geojson", ".json", ".parquet", ".geoparquet", ".gpkg"):
         return _read_geo(path)
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_excel(path, sheet)
     if suffix not in (".csv", ".txt", ".tsv"):
-        raise InputError(
-            f"{path}: unknown file type {suffix!r}; allowed: .csv, .geojson, .parquet, .gpkg"
-        )
+        raise InputError(f"{path}: unknown file type {suffix!r}; allowed: {', '.join(TABLE_TYPES)}")
     raw = path.read_bytes()
     for enc in (encoding,) if encoding else _ENCODINGS:
         try:
@@ -66,11 +79,13 @@ def read_table(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
         break
     else:
         raise InputError(f"{path}: not UTF-8 or GB18030 text; give the encoding with --encoding")
-    sep = "\t" if suffix == ".tsv" else ","
-    rows = list(csv.reader(text.splitlines(), delimiter=sep))
+    lines = text.splitlines()
+    sep = "\t" if suffix == ".tsv" else _delimiter(lines)
+    rows = list(csv.reader(lines, delimiter=sep))
     if not rows:
         raise InputError(f"{path}: the file is empty; a header row is required")
     header = [h.strip() for h in rows[0]]
+    _check_header(path, header)
     width = len(header)
     body = [(r + [""] * width)[:width] for r in rows[1:] if any(c.strip() for c in r)]
     # Row numbers as a spreadsheet shows them: the header is row 1.
@@ -78,6 +93,51 @@ def read_table(path: Path, *, encoding: str | None = None) -> pd.DataFrame:
     table = pd.DataFrame(body, columns=header, dtype=str)
     table.insert(0, "__row__", numbers)
     return table
+
+
+def _delimiter(lines: Sequence[str]) -> str:
+    """The separator of a CSV's first lines: the one that splits the header into the most
+    fields and every line alike; a comma when nothing else does."""
+    sample = [line for line in lines[:20] if line.strip()]
+    if not sample:
+        return ","
+    try:
+        return csv.Sniffer().sniff("\n".join(sample), delimiters=_DELIMITERS).delimiter
+    except csv.Error:
+        counts = {d: sample[0].count(d) for d in _DELIMITERS}
+        best = max(counts, key=lambda d: counts[d])
+        return best if counts[best] else ","
+
+
+def _check_header(path: Path, header: Sequence[str]) -> None:
+    empty = [i + 1 for i, h in enumerate(header) if not h]
+    if empty and len(header) > 1:
+        raise InputError(f"{path}: header column {empty[0]} has no name; every column needs "
+                         "one (e.g. parcel_id, lon, lat)")
+    seen: set[str] = set()
+    for h in header:
+        if h in seen:
+            raise InputError(f"{path}: the header names column {h!r} twice; each column once")
+        seen.add(h)
+
+
+def _read_excel(path: Path, sheet: str | None) -> pd.DataFrame:
+    """Read an Excel sheet as text cells, numbered as the spreadsheet shows its rows."""
+    try:
+        frame = pd.read_excel(path, sheet_name=sheet if sheet is not None else 0, dtype=object,
+                              header=0)
+    except ValueError as exc:  # no such sheet
+        raise InputError(f"{path}: {exc}; give an existing sheet with --sheet") from None
+    except Exception as exc:  # any parser error is the user's file, not our bug
+        raise InputError(f"{path}: cannot read as an Excel workbook: {exc}") from None
+    header = ["" if str(c).startswith("Unnamed:") else str(c).strip() for c in frame.columns]
+    # pandas renames a repeated column "lat" to "lat.1": name the repeat as the user wrote it.
+    names = set(header)
+    _check_header(path, [m[1] if (m := re.match(r"^(.*)\.\d+$", h)) and m[1] in names else h
+                         for h in header])
+    frame.columns = header
+    # as_table numbers rows from 2, as the spreadsheet does (its header is row 1).
+    return as_table(frame)
 
 
 def as_table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -275,6 +335,87 @@ def write_files(out_dir: Path, files: Mapping[str, str | bytes]) -> list[Path]:
             path.write_text(content, encoding="utf-8")
         written.append(path)
     return written
+
+
+# What a plan folder holds: these files, and these folders of pages and figures.
+_PLAN_FILES = frozenset({"sort_plan.csv", "stops.csv", "unassigned.csv", "rejects.csv",
+                         "routes.geojson", "districts.geojson", "summary.json", "report.html"})
+_PLAN_FOLDERS = {"maps": (".html",), "sheets": (".html",), "figures": (".png",)}
+
+
+def _foreign(folder: Path) -> list[Path]:
+    """Files in a folder that no plan writes."""
+    out = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_dir():
+            continue
+        rel = path.relative_to(folder)
+        owned = (len(rel.parts) == 1 and rel.name in _PLAN_FILES) or (
+            len(rel.parts) == 2 and rel.parts[0] in _PLAN_FOLDERS
+            and rel.suffix in _PLAN_FOLDERS[rel.parts[0]])
+        if not owned:
+            out.append(rel)
+    return out
+
+
+@contextlib.contextmanager
+def plan_folder(out: Path, *, force: bool = False) -> Iterator[Path]:
+    """Yield an empty folder beside ``out`` to write a plan into; on success it replaces ``out``.
+
+    The earlier plan in ``out`` stays whole until the new one is complete, then goes (only
+    the files a plan writes: with ``force``, other files move into the new folder; without
+    it, a folder holding any is refused before anything is written). An error while writing
+    removes the half-written folder and leaves ``out`` as it was.
+    """
+    out = Path(out)
+    foreign = _foreign(out) if out.is_dir() else []
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: is a file; give a folder for the plan")
+    if foreign and not force:
+        shown = ", ".join(str(p) for p in foreign[:5]) + (" ..." if len(foreign) > 5 else "")
+        raise InputError(f"--out {out}: the folder holds {len(foreign)} file(s) no plan writes "
+                         f"({shown}); give an empty folder or a plan's, or --force to keep "
+                         "them beside the new plan")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(out)
+    staging = out.parent / f".{out.name}.writing-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+        for rel in foreign:  # kept, with --force
+            (staging / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(out / rel, staging / rel)
+        replace_plan_folder(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _remove_stale(out: Path) -> None:
+    """Remove what runs stopped by force left beside ``out`` (their process is gone)."""
+    for left in out.parent.glob(f".{out.name}.*-*"):
+        kind, _, pid = left.name.rpartition("-")
+        if not (kind.endswith((".writing", ".old")) and pid.isdigit()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(left, ignore_errors=True)
+        except PermissionError:  # another user's live process
+            continue
+
+
+def replace_plan_folder(new: Path, out: Path) -> None:
+    """Put the finished folder ``new`` in the place of ``out``, the earlier plan going last."""
+    if not out.exists():
+        new.rename(out)
+        return
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)
+    out.rename(old)
+    new.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_figure(path: Path, figure: Any, *, dpi: int = 110) -> Path:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -141,6 +142,52 @@ def validate_parcels(table: pd.DataFrame, *, file: str) -> tuple[tuple[Parcel, .
             recipient=get["recipient"], phone=get["phone"], notes=get["notes"],
         ))
     return tuple(parcels), tuple(rejects)
+
+
+# A pattern has to fit at least this share of the rows before the terminal names it.
+_HINT_SHARE = 0.5
+_DECIMAL_COMMA = re.compile(r"^-?\d+,\d+$")
+
+
+def coordinate_hints(table: pd.DataFrame) -> list[str]:
+    """Say what is wrong with the coordinates when most rows share one mistake: lon and lat
+    swapped, degrees times a million, or a decimal comma."""
+    if "lon" not in table.columns or "lat" not in table.columns or table.empty:
+        return []
+    lon_text = table["lon"].astype(str).str.strip()
+    lat_text = table["lat"].astype(str).str.strip()
+    lon = pd.to_numeric(lon_text, errors="coerce")
+    lat = pd.to_numeric(lat_text, errors="coerce")
+    n = len(table)
+    hints = []
+    swapped = (lat.abs() > 90) & (lat.abs() <= 180) & (lon.abs() <= 90)
+    if swapped.sum() >= _HINT_SHARE * n:
+        i = int(swapped.to_numpy().argmax())
+        hints.append(f"lon and lat look swapped in {int(swapped.sum())} of {n} rows (row "
+                     f"{table['__row__'].iloc[i]}: lat {lat_text.iloc[i]} is a longitude): "
+                     "exchange the two columns' names")
+    micro = (lon.abs() > 180) & ((lon / 1e6).abs() <= 180) & ((lat / 1e6).abs() <= 90)
+    if micro.sum() >= _HINT_SHARE * n:
+        i = int(micro.to_numpy().argmax())
+        hints.append(f"coordinates look like degrees x 1,000,000 in {int(micro.sum())} of {n} "
+                     f"rows ({lon_text.iloc[i]} = {float(lon.iloc[i]) / 1e6:g} degrees): "
+                     "divide them by 1,000,000")
+    comma = lon_text.str.match(_DECIMAL_COMMA) | lat_text.str.match(_DECIMAL_COMMA)
+    if comma.sum() >= _HINT_SHARE * n:
+        i = int(comma.to_numpy().argmax())
+        hints.append(f"decimal commas in {int(comma.sum())} of {n} rows ({lon_text.iloc[i]}): "
+                     "write decimal points, 114.05 not 114,05")
+    return hints
+
+
+def rejects_brief(rejects: Sequence[Reject], *, top: int = 3) -> list[tuple[str, int]]:
+    """The most common reasons rows were rejected, with their counts."""
+    counts: dict[str, int] = {}
+    for r in rejects:
+        key = r.reason.split("; allowed")[0] if "m from the nearest street" not in r.reason \
+            else "too far from every street"
+        counts[key] = counts.get(key, 0) + 1
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
 
 
 def _number(text: str, field: str, low: float, high: float, bad: list[tuple[str, str, str]],

@@ -166,7 +166,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")
     # The demo exactly as a newcomer runs it: the default 30 s time limit.
     code, output = run("plan", "--out", str(out),
-                       "--cache-dir", str(out / "cache"))
+                       "--cache-dir", str(tmp_path_factory.mktemp("cache")))
     assert code == 0, output
     assert "Futian" in output and "adds up" in output
     return out

@@ -1,0 +1,193 @@
+"""No surprises: what a station manager meets in the first week gets a clear answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import DATA
+from typer.testing import CliRunner
+
+from courier.cli import app
+
+TOWN = DATA / "tiny_town.osm"
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "300"})
+    return result.exit_code, result.output
+
+
+def plan(tmp_path: Path, parcels: Path, *extra: str) -> tuple[int, str]:
+    return invoke("plan", "--streets", str(TOWN), "--parcels", str(parcels), "--couriers",
+                  str(DATA / "couriers_tiny.csv"), "--station", "114.0,22.5", "--time-limit", "5",
+                  "--solution-limit", "20", "--workers", "1", "--no-cache", "--tiles", "none",
+                  "--out", str(tmp_path / "out"), *extra)
+
+
+def _tiny(tmp_path: Path, name: str, edit) -> Path:  # type: ignore[no-untyped-def]
+    frame = pd.read_csv(DATA / "parcels_tiny.csv", dtype=str, keep_default_na=False)
+    path = tmp_path / name
+    edit(frame).to_csv(path, index=False)
+    return path
+
+
+def test_every_row_rejected_is_exit_2_and_says_lon_lat_are_swapped(tmp_path: Path) -> None:
+    swapped = _tiny(tmp_path, "swapped.csv", lambda f: f.rename(columns={"lon": "lat", "lat": "lon"}))
+    code, output = plan(tmp_path, swapped)
+    assert code == 2, output
+    assert "none of the 5 rows is a valid parcel" in output
+    assert "lon and lat look swapped in 5 of 5 rows" in output
+    assert "Traceback" not in output
+
+
+def test_degrees_times_a_million_and_decimal_commas_are_named(tmp_path: Path) -> None:
+    def micro(f: pd.DataFrame) -> pd.DataFrame:
+        f["lon"] = [str(round(float(v) * 1e6)) for v in f["lon"]]
+        f["lat"] = [str(round(float(v) * 1e6)) for v in f["lat"]]
+        return f
+
+    code, output = plan(tmp_path, _tiny(tmp_path, "micro.csv", micro))
+    assert code == 2 and "degrees x 1,000,000 in 5 of 5 rows" in output
+    semi = tmp_path / "semi.csv"
+    frame = pd.read_csv(DATA / "parcels_tiny.csv", dtype=str, keep_default_na=False)
+    frame["lon"] = frame["lon"].str.replace(".", ",", regex=False)
+    frame["lat"] = frame["lat"].str.replace(".", ",", regex=False)
+    frame.to_csv(semi, index=False, sep=";")
+    code, output = plan(tmp_path, semi)
+    assert code == 2 and "decimal commas in 5 of 5 rows" in output
+
+
+def test_a_header_only_file_is_exit_2(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("parcel_id,lon,lat\n", encoding="utf-8")
+    code, output = plan(tmp_path, empty)
+    assert code == 2 and "has a header but no parcel rows" in output
+
+
+def test_some_rows_rejected_is_exit_0_and_names_rejects_csv(tmp_path: Path) -> None:
+    def spoil(f: pd.DataFrame) -> pd.DataFrame:
+        f.loc[0, "lon"] = "east"
+        return f
+
+    code, output = plan(tmp_path, _tiny(tmp_path, "spoiled.csv", spoil))
+    assert code == 0, output
+    assert "1 input rows rejected" in output and "rejects.csv" in output
+    assert "not a number" in output
+
+
+@pytest.mark.parametrize(("header", "message"), [
+    ("parcel_id,lon,lat,lat", "names column 'lat' twice"),
+    ("parcel_id,lon,,lat", "header column 3 has no name"),
+])
+def test_a_bad_header_is_exit_2_naming_the_column(tmp_path: Path, header: str, message: str) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(f"{header}\nP1,114.0,22.5,22.5\n", encoding="utf-8")
+    code, output = plan(tmp_path, bad)
+    assert code == 2 and message in output, output
+
+
+def test_semicolon_separated_files_and_excel_sheets_are_read(tmp_path: Path) -> None:
+    frame = pd.read_csv(DATA / "parcels_tiny.csv", dtype=str, keep_default_na=False)
+    semi = tmp_path / "semi.csv"
+    frame.to_csv(semi, index=False, sep=";")
+    code, output = plan(tmp_path, semi, "-q")
+    assert code == 0, output
+    book = tmp_path / "parcels.xlsx"
+    with pd.ExcelWriter(book) as writer:
+        pd.DataFrame({"说明": ["cover sheet"]}).to_excel(writer, sheet_name="封面", index=False)
+        pd.read_csv(DATA / "parcels_tiny.csv").to_excel(writer, sheet_name="包裹", index=False)
+    code, output = plan(tmp_path, book, "--sheet", "包裹", "-q")
+    assert code == 0, output
+    code, output = plan(tmp_path, book, "--sheet", "nope", "-q")
+    assert code == 2 and "--sheet" in output
+
+
+def test_an_unknown_type_lists_every_accepted_type(tmp_path: Path) -> None:
+    odd = tmp_path / "parcels.numbers"
+    odd.write_bytes(b"x")
+    code, output = plan(tmp_path, odd)
+    assert code == 2
+    for suffix in (".csv", ".xlsx", ".geojson", ".parquet", ".gpkg"):
+        assert suffix in output
+
+
+def test_replanning_into_the_same_folder_leaves_no_file_of_the_earlier_plan(tmp_path: Path) -> None:
+    two = tmp_path / "two.csv"
+    two.write_text((DATA / "couriers_tiny.csv").read_text(encoding="utf-8")
+                   + "C2,etricycle,10,100,500,08:00,18:00,2,小王\n", encoding="utf-8")
+    args = ["plan", "--streets", str(TOWN), "--parcels", str(DATA / "parcels_tiny.csv"),
+            "--station", "114.0,22.5", "--time-limit", "5", "--solution-limit", "20",
+            "--workers", "1", "--no-cache", "--tiles", "none", "-q", "--out", str(tmp_path / "out")]
+    out = tmp_path / "out"
+    code, output = invoke(*args, "--couriers", str(two), "--config", str(_districts_config(tmp_path)))
+    assert code == 0, output
+    assert (out / "sheets" / "sort-C2.html").exists()
+    code, output = invoke(*args, "--couriers", str(DATA / "couriers_tiny.csv"))
+    assert code == 0, output
+    assert not (out / "sheets" / "sort-C2.html").exists()
+    assert not (out / "maps" / "courier-C2.html").exists()
+    assert not list(tmp_path.glob(".out.*"))
+
+
+def _districts_config(tmp_path: Path) -> Path:
+    path = tmp_path / "plan.toml"
+    path.write_text('strategy = "districts"\n[auto_districts]\nfleet_fill = 0.0\n', encoding="utf-8")
+    return path
+
+
+def test_a_folder_with_other_files_is_refused_unless_forced(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes", encoding="utf-8")
+    code, output = plan(tmp_path, DATA / "parcels_tiny.csv")
+    assert code == 2 and "notes.txt" in output and "--force" in output
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    code, output = plan(tmp_path, DATA / "parcels_tiny.csv", "--force", "-q")
+    assert code == 0, output
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "my notes"
+    assert (out / "sort_plan.csv").exists()
+
+
+def test_a_run_killed_while_writing_leaves_the_earlier_plan_whole(tmp_path: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code, output = plan(tmp_path, DATA / "parcels_tiny.csv", "-q")
+    assert code == 0, output
+    out = tmp_path / "out"
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    # The second run writes slowly (every page waits), and is killed halfway.
+    script = (
+        "import sys, time\n"
+        "import courier.io as io\n"
+        "real = io.write_files\n"
+        "def slow(out, files):\n"
+        "    print('writing', flush=True); time.sleep(30); return real(out, files)\n"
+        "io.write_files = slow\n"
+        "from courier.cli import main\n"
+        "sys.argv = ['courier'] + sys.argv[1:]\n"
+        "main()\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, "plan", "--streets", str(TOWN), "--parcels",
+         str(DATA / "parcels_tiny.csv"), "--couriers", str(DATA / "couriers_tiny.csv"),
+         "--station", "114.0,22.5", "--time-limit", "5", "--seed", "3", "--workers", "1",
+         "--no-cache", "--tiles", "none", "-q", "--out", str(out)],
+        stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "writing"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["seed"] == 0
+    # The next run clears what the killed one left beside the folder.
+    code, output = plan(tmp_path, DATA / "parcels_tiny.csv", "-q")
+    assert code == 0, output
+    assert not list(tmp_path.glob(".out.*"))
