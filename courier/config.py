@@ -136,8 +136,10 @@ class Strategy(enum.StrEnum):
 class Coords(enum.StrEnum):
     """Datum of input coordinates."""
 
-    WGS84 = "wgs84"  # GPS, OpenStreetMap
+    AUTO = "auto"  # WGS-84, refused when the points fit GCJ-02 markedly better
+    WGS84 = "wgs84"  # GPS, OpenStreetMap: planned as given
     GCJ02 = "gcj02"  # Chinese map apps (Amap, Tencent); converted to WGS-84 on input
+    BD09 = "bd09"  # Baidu Maps; converted to WGS-84 on input
 
 
 # Defaults shared by the roster, the configuration and the routing problem: one home each.
@@ -294,7 +296,7 @@ class PlanConfig:
     time_limit_s: float = 30.0
     seed: int = 0
     solution_limit: int | None = None
-    coords: Coords = Coords.WGS84
+    coords: Coords = Coords.AUTO
     solver: Solver = Solver.PYVRP
     strategy: Strategy = Strategy.AUTO
     # Up to this many stops a day is one joint problem (strategy auto): measured on Futian
@@ -329,8 +331,8 @@ class PlanConfig:
             try:
                 object.__setattr__(self, name, kind(value))
             except ValueError:
-                allowed = " or ".join(k.value for k in kind)
-                problems.append(f"{name} must be {allowed}, got {value!r}")
+                allowed = ", ".join(k.value for k in kind)
+                problems.append(f"{name} must be one of {allowed}, got {value!r}")
         if not self.time_limit_s > 0:
             problems.append(f"time_limit_s must be > 0, got {self.time_limit_s}")
         if self.solution_limit is not None and self.solution_limit < 1:

@@ -65,3 +65,34 @@ def gcj02_to_wgs84(lon: ArrayLike, lat: ArrayLike, *, iterations: int = 8) -> tu
         w_lon = w_lon - (f_lon - g_lon)
         w_lat = w_lat - (f_lat - g_lat)
     return w_lon, w_lat
+
+
+# BD-09 (Baidu Maps) is GCJ-02 turned by a small, public rotation and shift.
+_X_PI = np.pi * 3000.0 / 180.0
+
+
+def bd09_to_gcj02(lon: ArrayLike, lat: ArrayLike) -> tuple[Floats, Floats]:
+    """Return GCJ-02 lon/lat (degrees) for BD-09 (Baidu) lon/lat (degrees)."""
+    x = np.asarray(lon, dtype=np.float64) - 0.0065
+    y = np.asarray(lat, dtype=np.float64) - 0.006
+    z = np.sqrt(x * x + y * y) - 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) - 0.000003 * np.cos(x * _X_PI)
+    return z * np.cos(theta), z * np.sin(theta)
+
+
+def gcj02_to_bd09(lon: ArrayLike, lat: ArrayLike) -> tuple[Floats, Floats]:
+    """Return BD-09 lon/lat (degrees) for GCJ-02 lon/lat (degrees)."""
+    x = np.asarray(lon, dtype=np.float64)
+    y = np.asarray(lat, dtype=np.float64)
+    z = np.sqrt(x * x + y * y) + 0.00002 * np.sin(y * _X_PI)
+    theta = np.arctan2(y, x) + 0.000003 * np.cos(x * _X_PI)
+    return z * np.cos(theta) + 0.0065, z * np.sin(theta) + 0.006
+
+
+def to_wgs84(lon: ArrayLike, lat: ArrayLike, datum: str) -> tuple[Floats, Floats]:
+    """Return WGS-84 lon/lat for points in ``datum``: wgs84 (or auto), gcj02 or bd09."""
+    if datum == "gcj02":
+        return gcj02_to_wgs84(lon, lat)
+    if datum == "bd09":
+        return gcj02_to_wgs84(*bd09_to_gcj02(lon, lat))
+    return np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)

@@ -37,7 +37,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from courier.config import DETOUR_FACTOR
-from courier.coords import gcj02_to_wgs84
+from courier.coords import to_wgs84
 from courier.errors import InputError, Problem
 from courier.io import read_table, write_figure, write_files, write_json, write_text
 from courier.text import esc
@@ -123,8 +123,8 @@ def read_history(
     """
     if fmt not in ("lade", "csv"):
         raise ValueError(f"fmt must be 'lade' or 'csv', got {fmt!r}")
-    if coords not in ("wgs84", "gcj02"):
-        raise ValueError(f"coords must be 'wgs84' or 'gcj02', got {coords!r}")
+    if coords not in ("auto", "wgs84", "gcj02", "bd09"):
+        raise ValueError(f"coords must be 'wgs84', 'gcj02' or 'bd09', got {coords!r}")
     table = read_table(Path(path))
     if table.empty:
         raise InputError(f"{path}: no delivery rows; the file has a header only")
@@ -137,11 +137,11 @@ def read_history(
             tuple(Problem(name, 1, c, "", "the header must have this column") for c in missing),
         )
     out = _parse_lade(table, name) if fmt == "lade" else _parse_csv(table, name)
-    if coords == "gcj02":
-        out["lon"], out["lat"] = gcj02_to_wgs84(out["lon"].to_numpy(), out["lat"].to_numpy())
+    if coords in ("gcj02", "bd09"):
+        out["lon"], out["lat"] = to_wgs84(out["lon"].to_numpy(), out["lat"].to_numpy(), coords)
         has = out["station_lon"].notna().to_numpy()
-        s_lon, s_lat = gcj02_to_wgs84(
-            out.loc[has, "station_lon"].to_numpy(), out.loc[has, "station_lat"].to_numpy()
+        s_lon, s_lat = to_wgs84(
+            out.loc[has, "station_lon"].to_numpy(), out.loc[has, "station_lat"].to_numpy(), coords
         )
         out.loc[has, "station_lon"] = s_lon
         out.loc[has, "station_lat"] = s_lat

@@ -108,7 +108,7 @@ def test_bad_input_raises_input_error_with_the_problems_the_cli_prints(tmp_path:
 
 @pytest.mark.parametrize(("options", "message"), [
     ({"time_limit_s": -1}, "time_limit_s must be > 0"),
-    ({"solver": "vroom"}, "solver must be ortools or pyvrp"),
+    ({"solver": "vroom"}, "solver must be one of ortools, pyvrp"),
     ({"time_limt_s": 5}, "unknown option(s) time_limt_s; allowed:"),
     ({"lunch": {"from": "noon"}}, "lunch.from 'noon'"),
 ])

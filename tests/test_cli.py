@@ -31,7 +31,7 @@ def invoke(*args: str) -> tuple[int, str]:
     (("plan", *TOWN, "--time-limit", "-1"), "time_limit_s must be > 0"),
     (("plan", *TOWN, "--time-limit", "soon"), "Invalid value for '--time-limit'"),
     (("plan", *TOWN, "--solver", "vroom"), "'vroom' is not one of 'ortools', 'pyvrp'"),
-    (("plan", *TOWN, "--coords", "bd09"), "'bd09' is not one of 'wgs84', 'gcj02'"),
+    (("plan", *TOWN, "--coords", "utm"), "'utm' is not one of 'auto', 'wgs84', 'gcj02', 'bd09'"),
     (("plan", *TOWN, "--tiles", "google"), "'google' is not one of 'osm', 'amap', 'none'"),
     (("plan", *TOWN, "--lunch", "noon"), "allowed: FROM-TO/MINUTES such as 11:00-13:30/30"),
     (("plan", *TOWN, "--bbox", "1,2"), "expected W,S,E,N in degrees"),

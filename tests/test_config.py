@@ -22,7 +22,7 @@ from courier.errors import InputError
 
 def test_defaults_and_enums() -> None:
     config = PlanConfig()
-    assert config.solver is Solver.PYVRP and config.coords is Coords.WGS84
+    assert config.solver is Solver.PYVRP and config.coords is Coords.AUTO
     assert config.strategy is Strategy.AUTO
     assert PlanConfig(solver="ortools", coords="gcj02").solver is Solver.ORTOOLS  # type: ignore[arg-type]
     assert config.lunch == LunchConfig(11 * 3600, 13 * 3600 + 1800, 30)
@@ -32,7 +32,7 @@ def test_defaults_and_enums() -> None:
 
 @pytest.mark.parametrize(("values", "message"), [
     ({"time_limit_s": 0}, "time_limit_s must be > 0, got 0"),
-    ({"coords": "bd09"}, "coords must be wgs84 or gcj02, got 'bd09'"),
+    ({"coords": "utm"}, "coords must be one of auto, wgs84, gcj02, bd09, got 'utm'"),
     ({"solution_limit": 0}, "solution_limit must be >= 1"),
     ({"workers": -1}, "workers must be >= 0"),
     ({"bag_capacity_parcels": 0}, "bag_capacity_parcels must be >= 1"),

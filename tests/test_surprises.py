@@ -191,3 +191,49 @@ def test_a_run_killed_while_writing_leaves_the_earlier_plan_whole(tmp_path: Path
     code, output = plan(tmp_path, DATA / "parcels_tiny.csv", "-q")
     assert code == 0, output
     assert not list(tmp_path.glob(".out.*"))
+
+
+def _gcj(tmp_path: Path, convert) -> Path:  # type: ignore[no-untyped-def]
+    from courier.app import demo_streets
+    from courier.config import PROFILES
+    from courier.streets import load_graph
+    from courier.synth import synth_parcels
+
+    graph = load_graph(demo_streets(), profile=PROFILES["etricycle"])
+    frame = synth_parcels(graph, parcels=200, seed=5)
+    frame["lon"], frame["lat"] = convert(frame["lon"].to_numpy(), frame["lat"].to_numpy())
+    path = tmp_path / "parcels.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_gcj02_coordinates_given_as_wgs84_are_refused_naming_the_flag(tmp_path: Path) -> None:
+    from courier.app import demo_streets
+    from courier.coords import gcj02_to_bd09, wgs84_to_gcj02
+
+    parcels = _gcj(tmp_path, wgs84_to_gcj02)
+    base = ["plan", "--streets", str(demo_streets()), "--parcels", str(parcels), "--couriers",
+            str(DATA / "couriers_tiny.csv"), "--time-limit", "5", "--solution-limit", "10",
+            "--workers", "1", "--no-cache", "--tiles", "none", "-q", "--out", str(tmp_path / "o")]
+    code, output = invoke(*base)
+    assert code == 2 and "look like GCJ-02" in output and "--coords gcj02" in output
+    code, output = invoke(*base, "--coords", "gcj02")
+    assert code == 0, output
+    code, output = invoke(*base, "--coords", "wgs84")  # as given, on purpose
+    assert code == 0, output
+    # Baidu's BD-09 is GCJ-02 turned a little more: read too.
+    baidu = _gcj(tmp_path, lambda lon, lat: gcj02_to_bd09(*wgs84_to_gcj02(lon, lat)))
+    code, output = invoke(*[a if a != str(parcels) else str(baidu) for a in base], "--coords", "bd09")
+    assert code == 0, output
+
+
+def test_bd09_round_trip_is_exact_to_a_metre() -> None:
+    import numpy as np
+
+    from courier.coords import bd09_to_gcj02, gcj02_to_bd09
+
+    lon, lat = np.array([114.0553, 121.4737]), np.array([22.5431, 31.2304])
+    back_lon, back_lat = bd09_to_gcj02(*gcj02_to_bd09(lon, lat))
+    assert np.abs(back_lon - lon).max() < 1e-5 and np.abs(back_lat - lat).max() < 1e-5
+    b_lon, _ = gcj02_to_bd09(lon, lat)
+    assert 0.004 < float(np.abs(b_lon - lon).max()) < 0.01  # Baidu's shift is about 600 m

@@ -38,8 +38,8 @@ def joint_solve(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig,
     from courier.routes import to_trip
 
     started = time.perf_counter()
-    if config.coords == "gcj02":
-        day = to_wgs84(day)
+    if config.coords in ("gcj02", "bd09"):
+        day = to_wgs84(day, str(config.coords))
     primary = primary_graph(graphs, day)
     snapped = snap(day, primary, config)
     stops: Sequence[Stop] = snapped.stops
