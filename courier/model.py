@@ -306,7 +306,8 @@ REASONS: dict[str, str] = {
     "too_big": "heavier or bulkier than every vehicle can carry",
     "window_closed": "its time window closes before any courier can get there",
     "shift_too_short": "no courier's shift is long enough to get there and back",
-    "no_courier": "its district has no courier on today's roster",
+    "no_courier": "no courier on today's roster can take it: its district has none, or the "
+                  "roster carries too few parcels for the day (see the summary's warnings)",
     "dropped": "dropped at a penalty: the couriers' capacity and time were used for other stops",
     "no_solution": "the solver found no route for its district within the time limit: "
                    "plan again with a longer --time-limit",

@@ -104,6 +104,8 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
 
     tick = time.perf_counter()
     snapped = snap(day, primary, config)
+    every_stop = snapped.stops
+    snapped, over = _within_roster(snapped, day)
     timings["snap_stops"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
@@ -157,7 +159,7 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
     timings["routing"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
-    stop_by_id = {s.stop_id: s for s in snapped.stops}
+    stop_by_id = {s.stop_id: s for s in every_stop}
     fixed = _repaired(day, solved, stop_by_id, snapped.station, primary, graphs, config,
                       deadline=deadline)
     timings["repair"] = time.perf_counter() - tick
@@ -177,13 +179,14 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
     lines = sort_plan(trips, stop_by_id, {p.parcel_id: p for p in day.parcels},
                       bag_capacity_parcels=config.bag_capacity_parcels)
     timings["sort_plan"] = time.perf_counter() - tick
+    unassigned.extend(u for stop in over for u in _unassign(stop, "no_courier"))
     notes = [*snapped.warnings, *_outside_warning(split.outside, day.districts_source),
              *(w for s in solved for w in s.warnings)]
     return DayPlan(
         station=Station(lon=snapped.station.lon, lat=snapped.station.lat),
         couriers=tuple(day.couriers),
         parcels=tuple(day.parcels),
-        stops=snapped.stops,
+        stops=every_stop,
         trips=trips,
         unassigned=tuple(sorted(unassigned, key=lambda u: u.parcel_id)),
         rejects=tuple(sorted(snapped.rejects, key=lambda r: r.row)),
@@ -347,6 +350,40 @@ def to_wgs84(day: Day, datum: str = "gcj02") -> Day:
 _DATUM_SHARE = 0.6
 _DATUM_GAIN_M = 10.0
 _DATUM_SAMPLE = 500
+
+
+def _within_roster(snapped: Snapped, day: Day) -> tuple[Snapped, list[Stop]]:
+    """Keep the stops the roster can carry (parcels, kg and litres, times the trips) when the
+    day is clearly more: priority stops first, then the nearest the station; say how far
+    short the roster is. The rest are left out at once instead of after a long search."""
+    need = np.array([[s.delivery_parcels, s.delivery_kg, s.delivery_l] for s in snapped.stops]
+                    ).reshape(-1, 3)
+    have = np.array([[c.capacity_parcels * c.max_trips, c.capacity_kg * c.max_trips,
+                      c.capacity_l * c.max_trips] for c in day.couriers]).reshape(-1, 3).sum(axis=0)
+    if not len(need) or bool(np.all(need.sum(axis=0) <= have)):
+        return snapped, []
+    station = np.array([snapped.station.lon, snapped.station.lat])
+    order = sorted(range(len(snapped.stops)), key=lambda i: (
+        not snapped.stops[i].priority,
+        float(np.hypot(*(np.array([snapped.stops[i].snap.lon, snapped.stops[i].snap.lat])
+                         - station))), i))
+    kept, load = [], np.zeros(3)
+    for i in order:
+        if bool(np.all(load + need[i] <= have)):
+            kept.append(i)
+            load += need[i]
+    keep = set(kept)
+    per_courier = have / max(len(day.couriers), 1)
+    wanted = int(np.ceil(np.max(need.sum(axis=0) / np.maximum(per_courier, 1e-9))))
+    note = (f"this roster carries at most {int(have[0]):,} parcels "
+            f"({len(day.couriers)} couriers x capacity x trips) and the day has "
+            f"{int(need[:, 0].sum()):,}: about {wanted} couriers are needed. The stops nearest "
+            f"the station are planned; {len(snapped.stops) - len(keep):,} stops are left out "
+            "(no_courier)")
+    log.warning(note)
+    stops = tuple(s for i, s in enumerate(snapped.stops) if i in keep)
+    over = [s for i, s in enumerate(snapped.stops) if i not in keep]
+    return replace(snapped, stops=stops, warnings=(*snapped.warnings, note)), over
 
 
 def _check_datum(day: Day, graph: StreetGraph) -> None:

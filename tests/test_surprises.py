@@ -237,3 +237,32 @@ def test_bd09_round_trip_is_exact_to_a_metre() -> None:
     assert np.abs(back_lon - lon).max() < 1e-5 and np.abs(back_lat - lat).max() < 1e-5
     b_lon, _ = gcj02_to_bd09(lon, lat)
     assert 0.004 < float(np.abs(b_lon - lon).max()) < 0.01  # Baidu's shift is about 600 m
+
+
+def test_a_roster_that_cannot_carry_the_day_says_so_and_plans_what_fits_fast(tmp_path: Path) -> None:
+    import json
+    import time
+
+    from courier.app import demo_streets
+    from courier.config import PROFILES
+    from courier.streets import load_graph
+    from courier.synth import synth_couriers, synth_parcels
+
+    graph = load_graph(demo_streets(), profile=PROFILES["etricycle"])
+    parcels = tmp_path / "parcels.csv"
+    synth_parcels(graph, parcels=5000, seed=2).to_csv(parcels, index=False)
+    roster = tmp_path / "couriers.csv"
+    synth_couriers(parcels=0, couriers=2).to_csv(roster, index=False)  # 2 x 120 x 3 = 720
+    tick = time.perf_counter()
+    code, output = invoke("plan", "--streets", str(demo_streets()), "--parcels", str(parcels),
+                          "--couriers", str(roster), "--time-limit", "20", "--workers", "1",
+                          "--no-cache", "--tiles", "none", "--out", str(tmp_path / "out"))
+    assert code == 0, output
+    assert "this roster carries at most 720 parcels" in output and "couriers are needed" in output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["parcels"]["adds_up"]
+    assert summary["unassigned_by_reason"]["no_courier"] >= 5000 - 720 - 300
+    lines = pd.read_csv(tmp_path / "out" / "sort_plan.csv")
+    assert (lines["bag"] > 0).sum() <= 720  # deliveries; pickups ride back in the room left
+    assert any("720 parcels" in w for w in summary["warnings"])
+    assert time.perf_counter() - tick < 60
