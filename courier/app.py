@@ -209,12 +209,17 @@ def demo_inputs(*, seed: int = 0, options: ReadOptions | None = None) -> Inputs:
                   timings_s=inputs.timings_s, demo=True)
 
 
-def run(inputs: Inputs, config: PlanConfig, *, client: Client | None = None) -> Plan:
-    """Plan ``inputs`` with ``config`` (on ``client``'s Dask cluster when given)."""
+def run(inputs: Inputs, config: PlanConfig, *, client: Client | None = None,
+        progress: Any = None) -> Plan:
+    """Plan ``inputs`` with ``config`` (on ``client``'s Dask cluster when given).
+
+    ``progress(stage, done, total)`` is called as the plan goes (a terminal display).
+    """
     from courier import pipeline, report
 
     tick = time.perf_counter()
-    result = pipeline.plan(inputs.day, inputs.graphs, config, client=client)
+    extra = {"progress": progress} if progress is not None else {}
+    result = pipeline.plan(inputs.day, inputs.graphs, config, client=client, **extra)
     plan_s = time.perf_counter() - tick
     graph = pipeline.primary_graph(inputs.graphs, inputs.day)
     timings = {**inputs.timings_s, **result.timings_s, "plan": plan_s}

@@ -161,9 +161,10 @@ def plan(
         inputs = _inputs(streets, parcels, couriers, seed=config.seed, read=read,
                          station=station, lockers=lockers, districts=districts,
                          previous=previous)
-        with _dask_client(scheduler) as client:
-            result = application.run(inputs, config, client=client)
-        result.write(out, tiles=tiles.value, force=force)
+        with _dask_client(scheduler) as client, _stages(quiet, config.time_limit_s) as progress:
+            result = application.run(inputs, config, client=client, progress=progress)
+            progress("writing the plan", 0, 0)
+            result.write(out, tiles=tiles.value, force=force)
         if not quiet:
             _print_summary(result, out)
 
@@ -326,6 +327,34 @@ def _parse_list(text: str | None, flag: str, kind: Callable[[str], Any]) -> list
     if not values or any(v <= 0 for v in values):
         raise InputError(f"{flag} {text!r}: expected numbers > 0")
     return values
+
+
+@contextmanager
+def _stages(quiet: bool, time_limit_s: float) -> Iterator[Callable[[str, int, int], None]]:
+    """Yield a callback showing a plan's stages on a rich display: what it does, how many
+    districts are done, and the time left. Nothing when quiet or not on a terminal."""
+    if quiet or not sys.stderr.isatty():
+        yield lambda stage, done, total: None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn
+    from rich.text import Text
+
+    started = time.perf_counter()
+
+    class TimeLeft(ProgressColumn):
+        def render(self, task: Any) -> Text:
+            left = max(0.0, time_limit_s - (time.perf_counter() - started))
+            return Text(f"{left:.0f} s of {time_limit_s:g} s left")
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeLeft(), console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("reading", total=None)
+
+        def show(stage: str, done: int, total: int) -> None:
+            bar.update(task, description=stage, completed=done, total=total or None)
+
+        yield show
 
 
 @contextmanager

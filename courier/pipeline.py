@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -69,6 +69,7 @@ class Snapped:
     rejects: tuple[Reject, ...]
     unassigned: tuple[Unassigned, ...]
     warnings: tuple[str, ...]
+    profile: str = ""  # of the graph they were snapped on
 
 
 def primary_graph(graphs: Mapping[str, StreetGraph], day: Day) -> StreetGraph:
@@ -77,8 +78,17 @@ def primary_graph(graphs: Mapping[str, StreetGraph], day: Day) -> StreetGraph:
     return graphs[first] if first in graphs else next(iter(graphs.values()))
 
 
+# A progress display: (what is being done, how much of it is done, of how much; 0, 0 when
+# that cannot be counted).
+Progress = Callable[[str, int, int], None]
+
+
+def _quiet(stage: str, done: int, total: int) -> None:
+    """No progress display."""
+
+
 def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
-         client: Client | None = None) -> DayPlan:
+         client: Client | None = None, progress: Progress = _quiet) -> DayPlan:
     """Plan the day: snap, merge stops, split into districts, route, sort.
 
     ``graphs`` holds one street graph per vehicle profile used by the roster; the first
@@ -103,6 +113,7 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
     timings: dict[str, float] = {}
 
     tick = time.perf_counter()
+    progress("snapping parcels to the streets", 0, 0)
     snapped = snap(day, primary, config)
     every_stop = snapped.stops
     snapped, over = _within_roster(snapped, day)
@@ -113,6 +124,7 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
     station_xy = tuple(float(v[0]) for v in streets.project(
         primary, [snapped.station.lon], [snapped.station.lat]))
     joint = strategy_of(day, len(snapped.stops), config) == Strategy.JOINT
+    progress("splitting the day into districts" if not joint else "one joint problem", 0, 0)
     if joint:
         # One problem over every courier: who serves which stop is the search's to decide.
         split = districting.Districting(courier_of={}, method="joint")
@@ -131,8 +143,9 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
     tick = time.perf_counter()
     unassigned = list(snapped.unassigned)
     if joint:
-        tasks, solved, slots, matrix_s = _route_joint(day, snapped, primary, graphs, config,
-                                                      deadline=search_deadline, client=client)
+        tasks, solved, slots, matrix_s = _route_joint(day, snapped, graphs, config,
+                                                      deadline=search_deadline, client=client,
+                                                      progress=progress)
         split = replace(split, courier_of={v.stop_id: t.courier_id for s in solved
                                            for t in s.trips for v in t.visits})
     else:
@@ -143,12 +156,14 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
                 unassigned.extend(_unassign(stop, "no_courier"))
             else:
                 by_courier.setdefault(cid, []).append(stop)
-        tasks, solved, slots, matrix_s = _route(day, by_courier, snapped, primary, graphs,
-                                                config, deadline=search_deadline, client=client)
+        tasks, solved, slots, matrix_s = _route(day, by_courier, snapped, graphs,
+                                                config, deadline=search_deadline, client=client,
+                                                progress=progress)
     if not joint and day.districts is None and len(tasks) >= config.rebalance.min_districts:
         xy_of = {stop.stop_id: (float(xy[i, 0]), float(xy[i, 1]))
                  for i, stop in enumerate(snapped.stops)}
         left = max(0.0, search_deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
+        progress("evening out the longest days", 0, 0)
         tasks, solved, more_s = rebalance(tasks, solved, xy_of, time.time() + left,
                                           graphs=graphs, slots=slots, client=client,
                                           config=config.rebalance)
@@ -160,6 +175,7 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
 
     tick = time.perf_counter()
     stop_by_id = {s.stop_id: s for s in every_stop}
+    progress("trying left-out stops in other couriers' days", 0, 0)
     fixed = _repaired(day, solved, stop_by_id, snapped.station, primary, graphs, config,
                       deadline=deadline)
     timings["repair"] = time.perf_counter() - tick
@@ -242,9 +258,9 @@ def _options(config: PlanConfig, seed_offset: int = 0) -> RouteOptions:
                         lunch=config.lunch, solver=str(config.solver))
 
 
-def _route_joint(day: Day, snapped: Snapped, primary: StreetGraph,
+def _route_joint(day: Day, snapped: Snapped,
                  graphs: Mapping[str, StreetGraph], config: PlanConfig, *, deadline: float,
-                 client: Client | None,
+                 client: Client | None, progress: Progress = _quiet,
                  ) -> tuple[list[DistrictTask], list[DistrictRoutes], int, float]:
     """Route the whole day as one problem: as many seeded searches in parallel as there are
     cores (``config.workers``; worker processes, or tasks on a Dask cluster), the best kept
@@ -255,9 +271,12 @@ def _route_joint(day: Day, snapped: Snapped, primary: StreetGraph,
     tasks = [DistrictTask(couriers=tuple(day.couriers), stops=snapped.stops,
                           station_lonlat=(snapped.station.lon, snapped.station.lat),
                           deadline_epoch_s=time.time() + remaining, options=_options(config, k),
-                          snap_profile=primary.profile, station_snap=snapped.station)
+                          snap_profile=snapped.profile, station_snap=snapped.station)
              for k in range(slots)]
-    solved = route_districts(tasks, graphs, slots, client=client)
+    progress(f"searching {len(snapped.stops):,} stops x {len(day.couriers)} couriers, "
+             f"{slots} seeds", 0, slots)
+    solved = route_districts(tasks, graphs, slots, client=client, on_done=lambda d, n: progress(
+        f"searching {len(snapped.stops):,} stops x {len(day.couriers)} couriers", d, n))
     best = min(range(slots), key=lambda k: (_dropped_parcels(tasks[k], solved[k]),
                                             solved[k].objective, k))
     return [tasks[best]], [solved[best]], slots, sum(s.matrix_s for s in solved)
@@ -269,8 +288,8 @@ def _dropped_parcels(task: DistrictTask, routes: DistrictRoutes) -> int:
 
 
 def _route(day: Day, by_courier: Mapping[str, list[Stop]], snapped: Snapped,
-           primary: StreetGraph, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
-           deadline: float, client: Client | None,
+           graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
+           deadline: float, client: Client | None, progress: Progress = _quiet,
            ) -> tuple[list[DistrictTask], list[DistrictRoutes], int, float]:
     """Route every district (largest first); return the tasks, their routes, the parallel
     slots and the matrix seconds. Automatic districts keep a share of the time to even out
@@ -288,11 +307,13 @@ def _route(day: Day, by_courier: Mapping[str, list[Stop]], snapped: Snapped,
         DistrictTask(couriers=(roster[cid],), stops=tuple(by_courier[cid]),
                      station_lonlat=(snapped.station.lon, snapped.station.lat),
                      deadline_epoch_s=time.time() + first_s, options=options,
-                     snap_profile=primary.profile, station_snap=snapped.station,
+                     snap_profile=snapped.profile, station_snap=snapped.station,
                      queued_stops=queued[k])
         for k, cid in enumerate(order)
     ]
-    solved = route_districts(tasks, graphs, workers, client=client)
+    progress("routing the districts", 0, len(tasks))
+    solved = route_districts(tasks, graphs, workers, client=client,
+                             on_done=lambda d, n: progress("routing the districts", d, n))
     return tasks, solved, slots, sum(s.matrix_s for s in solved)
 
 
@@ -322,7 +343,7 @@ def snap(day: Day, graph: StreetGraph, config: PlanConfig) -> Snapped:
     )
     stops = build_stops(snapped, config=config, max_load=max_load, lockers=lockers)
     return Snapped(station=station, stops=stops, rejects=(*day.rejects, *late_rejects),
-                    unassigned=tuple(unreachable), warnings=tuple(notes))
+                    unassigned=tuple(unreachable), warnings=tuple(notes), profile=graph.profile)
 
 
 def to_wgs84(day: Day, datum: str = "gcj02") -> Day:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -94,19 +94,39 @@ def slots_of(client: Client | None, workers: int) -> int:
 
 
 def route_districts(tasks: Sequence[DistrictTask], graphs: Mapping[str, StreetGraph],
-                    workers: int, *, client: Client | None = None) -> list[DistrictRoutes]:
-    """Route every task, ``workers`` at a time (or on ``client``'s cluster); task order kept."""
+                    workers: int, *, client: Client | None = None,
+                    on_done: Callable[[int, int], None] | None = None) -> list[DistrictRoutes]:
+    """Route every task, ``workers`` at a time (or on ``client``'s cluster); task order kept.
+
+    ``on_done(done, total)`` is called as tasks finish (for a progress display).
+    """
+    done = [0]
+
+    def finished(*_: Any) -> None:
+        done[0] += 1
+        if on_done is not None:
+            on_done(done[0], len(tasks))
+
     if client is not None:
         from courier.cluster import map_shared
 
-        return map_shared(client, _route_with, dict(graphs), tasks)
+        return map_shared(client, _route_with, dict(graphs), tasks, on_result=finished)
     if workers <= 1 or len(tasks) <= 1:
-        return [route_district(t, graphs) for t in tasks]
+        out = []
+        for t in tasks:
+            out.append(route_district(t, graphs))
+            finished()
+        return out
     # forkserver: workers start clean (no inherited threads) and receive the graphs once.
     ctx = multiprocessing.get_context("forkserver")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(dict(graphs),)) as pool:
-        return list(pool.map(_route_here, tasks))
+        # Submitted in order, so the first free worker takes the next task, as lanes_after
+        # assumes.
+        futures = [pool.submit(_route_here, t) for t in tasks]
+        for future in futures:
+            future.add_done_callback(finished)
+        return [f.result() for f in futures]
 
 
 def _route_with(graphs: Mapping[str, StreetGraph], task: DistrictTask) -> DistrictRoutes:

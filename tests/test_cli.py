@@ -124,3 +124,21 @@ def test_an_internal_error_is_exit_1_without_a_traceback(monkeypatch: pytest.Mon
     assert code == 1
     assert "internal error: RuntimeError: disk on fire (set COURIER_DEBUG=1 for details)" in output
     assert "Traceback" not in output
+
+
+def test_a_terminal_sees_the_plan_s_stages_and_a_pipe_sees_none(tmp_path: Path) -> None:
+    import shutil
+
+    if shutil.which("script") is None:
+        pytest.skip("util-linux script is needed to run under a pseudo-terminal")
+    command = (f"{sys.executable} -m courier plan {' '.join(TOWN)} --station 114.0,22.5 "
+               f"--time-limit 5 --workers 1 --no-cache --tiles none --out {tmp_path / 'a'}")
+    done = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True,
+                          text=True, check=False, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "s of 5 s left" in done.stdout and "searching 4 stops" in done.stdout
+    piped = subprocess.run([sys.executable, "-m", "courier", "plan", *TOWN, "--station",
+                            "114.0,22.5", "--time-limit", "5", "--workers", "1", "--no-cache",
+                            "--tiles", "none", "--out", str(tmp_path / "b")],
+                           capture_output=True, text=True, check=False)
+    assert piped.returncode == 0 and "s of 5 s left" not in piped.stdout + piped.stderr
