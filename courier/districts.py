@@ -56,6 +56,7 @@ class Districting:
 
     courier_of: Mapping[str, str]
     outside: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()  # what the station manager should know about the districts
     method: str = "auto"
     work_s: Mapping[str, float] | None = None
     stability: float | None = None
@@ -502,19 +503,29 @@ def fixed_districts(stops: Sequence[Stop], couriers: Sequence[Courier], *,
 
     A polygon may name several couriers separated by ``;``: its stops are then split among
     them with :func:`auto_districts`. A stop outside every polygon goes to the nearest one and
-    is listed in ``outside``.
+    is listed in ``outside``. A polygon naming no courier of today's roster is left out (its
+    stops go to the nearest other polygon), and a courier without a polygon is not planned:
+    both are said in ``notes``, for the terminal and the summary.
     """
     if "courier_id" not in areas.columns:
         raise InputError(f"{file}: districts need a 'courier_id' column naming each area's courier(s)")
     known = {c.courier_id for c in couriers}
-    names = [tuple(x.strip() for x in str(v).split(";") if x.strip()) for v in areas["courier_id"]]
-    unknown = sorted({n for group in names for n in group} - known)
+    named = [tuple(x.strip() for x in str(v).split(";") if x.strip()) for v in areas["courier_id"]]
+    notes = []
+    unknown = sorted({n for group in named for n in group} - known)
     if unknown:
-        raise InputError(
-            f"{file}: districts name couriers not in the roster: {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(known))}"
-        )
-    polys = areas.to_crs(crs_metric).geometry.reset_index(drop=True)
+        notes.append(f"{file}: district polygons name couriers not on today's roster "
+                     f"({', '.join(unknown)}): their areas go to the neighbouring districts")
+    without = sorted(known - {n for group in named for n in group})
+    if without:
+        notes.append(f"{file}: courier(s) {', '.join(without)} have no district polygon: not "
+                     "planned today")
+    keep = [k for k, group in enumerate(named) if any(n in known for n in group)]
+    if not keep:
+        raise InputError(f"{file}: no district polygon names a courier of today's roster; "
+                         f"allowed: {', '.join(sorted(known))}")
+    names = [tuple(n for n in named[k] if n in known) for k in keep]
+    polys = areas.to_crs(crs_metric).geometry.iloc[keep].reset_index(drop=True)
     points = gpd.GeoSeries(shapely.points(xy_m), crs=crs_metric)
     within = gpd.sjoin(gpd.GeoDataFrame(geometry=points), gpd.GeoDataFrame(geometry=polys),
                        predicate="within", how="left")
@@ -539,23 +550,49 @@ def fixed_districts(stops: Sequence[Stop], couriers: Sequence[Courier], *,
                              options=DistrictConfig(fleet_fill=0.0))
         courier_of.update(sub.courier_of)
     return Districting(courier_of=courier_of,
-                       outside=tuple(stops[int(i)].stop_id for i in outside_idx), method="fixed")
+                       outside=tuple(stops[int(i)].stop_id for i in outside_idx), method="fixed",
+                       notes=tuple(notes))
+
+
+# How far district polygons reach beyond the outermost stops, metres: a door just outside
+# today's stops still falls in a district tomorrow.
+_DISTRICT_MARGIN_M = 150.0
 
 
 def district_polygons(courier_of: Mapping[str, str], stops: Sequence[Stop], *, xy_m: np.ndarray,
                       crs_metric: str) -> gpd.GeoDataFrame:
-    """Return one polygon per courier around their stops (EPSG:4326), for maps and editing."""
+    """Return one polygon per courier (EPSG:4326) for maps and editing; they do not overlap.
+
+    Each stop gets the cell of the plane nearer to it than to any other stop (a Voronoi
+    diagram); a courier's district is the union of their stops' cells, clipped to the stops'
+    area plus a margin. Passed back with ``--districts``, every stop falls in its own
+    courier's polygon again.
+    """
     rows: dict[str, list[int]] = {}
+    first_at: dict[tuple[float, float], str] = {}
     for i, s in enumerate(stops):
         cid = courier_of.get(s.stop_id)
-        if cid is not None:
-            rows.setdefault(cid, []).append(i)
+        if cid is None:
+            continue
+        rows.setdefault(cid, []).append(i)
+        # Two stops on one spot (one door, two windows) give one cell: the first's courier.
+        first_at.setdefault((round(float(xy_m[i, 0]), 3), round(float(xy_m[i, 1]), 3)), cid)
     ids = sorted(rows)
+    if not ids:
+        return gpd.GeoDataFrame({"courier_id": [], "stops": []}, geometry=[], crs=4326)
+    points = np.array(list(first_at))
+    owner = list(first_at.values())
+    area = shapely.concave_hull(shapely.multipoints(points), ratio=0.4).buffer(_DISTRICT_MARGIN_M)
+    if len(points) >= 3:
+        cells = list(shapely.get_parts(shapely.voronoi_polygons(
+            shapely.multipoints(points), extend_to=area, ordered=True)))
+    else:  # too few points for a diagram: the area, split nowhere
+        cells = [area] * len(points)
     shapes = []
     for cid in ids:
-        pts = shapely.multipoints(xy_m[rows[cid]])
-        # A concave hull hugs the stops without sending the polygon across empty blocks.
-        shapes.append(shapely.concave_hull(pts, ratio=0.4).buffer(40.0))
+        mine = [cells[k] for k, o in enumerate(owner) if o == cid]
+        shapes.append(shapely.intersection(shapely.union_all(mine), area) if mine
+                      else shapely.Polygon())
     frame = gpd.GeoDataFrame({"courier_id": ids, "stops": [len(rows[c]) for c in ids]},
                              geometry=shapes, crs=crs_metric)
     return frame.to_crs(4326)

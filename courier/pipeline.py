@@ -196,7 +196,7 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
                       bag_capacity_parcels=config.bag_capacity_parcels)
     timings["sort_plan"] = time.perf_counter() - tick
     unassigned.extend(u for stop in over for u in _unassign(stop, "no_courier"))
-    notes = [*snapped.warnings, *_outside_warning(split.outside, day.districts_source),
+    notes = [*snapped.warnings, *split.notes, *_outside_warning(split.outside, day.districts_source),
              *(w for s in solved for w in s.warnings)]
     return DayPlan(
         station=Station(lon=snapped.station.lon, lat=snapped.station.lat),

@@ -222,12 +222,37 @@ def test_fixed_districts_join_polygons_and_list_stops_outside() -> None:
     assert polygons.crs.to_epsg() == 4326
 
 
-def test_fixed_districts_reject_unknown_couriers() -> None:
-    areas = gpd.GeoDataFrame({"courier_id": ["C9"]}, geometry=[box(0, 0, 1, 1)], crs=4326)
-    with pytest.raises(InputError, match="not in the roster: C9"):
-        fixed_districts(_stops(np.zeros((1, 2))), _couriers(1), areas=areas,
+def test_unknown_couriers_and_couriers_without_a_polygon_are_warnings() -> None:
+    xy = np.array([[100.0, 100.0], [900.0, 100.0]])
+    areas = gpd.GeoDataFrame({"courier_id": ["C0", "C9"]},
+                             geometry=[box(0, 0, 500, 500), box(600, 0, 1000, 500)],
+                             crs="EPSG:32650").to_crs(4326)
+    result = fixed_districts(_stops(xy), _couriers(2), areas=areas, xy_m=xy,
+                             crs_metric="EPSG:32650", station_xy_m=(0.0, 0.0), file="d.geojson")
+    # C9's polygon is left out: its stop goes to the nearest known one; C1 has no polygon.
+    assert result.courier_of == {"S0000": "C0", "S0001": "C0"}
+    assert any("not on today's roster (C9)" in n for n in result.notes)
+    assert any("C1 have no district polygon" in n for n in result.notes)
+    only_unknown = gpd.GeoDataFrame({"courier_id": ["C9"]}, geometry=[box(0, 0, 1, 1)], crs=4326)
+    with pytest.raises(InputError, match="no district polygon names a courier"):
+        fixed_districts(_stops(np.zeros((1, 2))), _couriers(1), areas=only_unknown,
                         xy_m=np.zeros((1, 2)), crs_metric="EPSG:32650",
                         station_xy_m=(0.0, 0.0), file="d.geojson")
+
+
+def test_district_polygons_do_not_overlap_and_hold_their_own_stops() -> None:
+    xy = _city(9)
+    stops = _stops(xy)
+    split = auto_districts(stops, _couriers(6), xy_m=xy, station_xy_m=(0.0, 0.0))
+    polygons = district_polygons(split.courier_of, stops, xy_m=xy, crs_metric="EPSG:32650")
+    metric = polygons.to_crs("EPSG:32650")
+    for i in range(len(metric)):
+        for j in range(i + 1, len(metric)):
+            assert metric.geometry.iloc[i].intersection(metric.geometry.iloc[j]).area < 1.0
+    back = fixed_districts(stops, _couriers(6), areas=polygons, xy_m=xy,
+                           crs_metric="EPSG:32650", station_xy_m=(0.0, 0.0), file="d.geojson")
+    kept = sum(back.courier_of[s.stop_id] == split.courier_of[s.stop_id] for s in stops)
+    assert kept / len(stops) >= 0.95 and not back.outside
 
 
 def test_a_day_calls_in_the_couriers_it_needs_plus_one() -> None:

@@ -266,3 +266,38 @@ def test_a_roster_that_cannot_carry_the_day_says_so_and_plans_what_fits_fast(tmp
     assert (lines["bag"] > 0).sum() <= 720  # deliveries; pickups ride back in the room left
     assert any("720 parcels" in w for w in summary["warnings"])
     assert time.perf_counter() - tick < 60
+
+
+def test_districts_written_by_a_plan_round_trip(tmp_path: Path) -> None:
+    import csv as csvlib
+
+    from courier.app import demo_streets
+    from courier.config import PROFILES
+    from courier.streets import load_graph
+    from courier.synth import synth_couriers, synth_parcels
+
+    graph = load_graph(demo_streets(), profile=PROFILES["etricycle"])
+    parcels = tmp_path / "parcels.csv"
+    synth_parcels(graph, parcels=400, seed=8).to_csv(parcels, index=False)
+    roster = tmp_path / "couriers.csv"
+    synth_couriers(parcels=0, couriers=4).to_csv(roster, index=False)
+    config = tmp_path / "plan.toml"
+    config.write_text('strategy = "districts"\n[auto_districts]\nfleet_fill = 0.0\n',
+                      encoding="utf-8")
+    base = ["plan", "--streets", str(demo_streets()), "--parcels", str(parcels), "--couriers",
+            str(roster), "--time-limit", "10", "--solution-limit", "5", "--workers", "1",
+            "--no-cache", "--tiles", "none", "-q", "--config", str(config)]
+    code, output = invoke(*base, "--out", str(tmp_path / "a"))
+    assert code == 0, output
+    code, output = invoke(*base, "--districts", str(tmp_path / "a" / "districts.geojson"),
+                          "--out", str(tmp_path / "b"))
+    assert code == 0, output
+
+    def couriers_of(folder: str) -> dict[str, str]:
+        with (tmp_path / folder / "stops.csv").open(encoding="utf-8-sig") as fh:
+            return {r["stop_id"]: r["courier_id"] for r in csvlib.DictReader(fh)}
+
+    first, again = couriers_of("a"), couriers_of("b")
+    same = sum(again.get(sid) == cid for sid, cid in first.items())
+    assert same / len(first) >= 0.95
+    assert len(again) >= len(first)  # no more stops left out
