@@ -38,6 +38,7 @@ _EXPORTS = {
     "PROFILES": "courier.config",
     "Solver": "courier.config",
     "Coords": "courier.config",
+    "Budget": "courier.config",
     "InputError": "courier.errors",
     "CourierWarning": "courier.errors",
     "Problem": "courier.errors",
@@ -54,6 +55,7 @@ _EXPORTS = {
 __all__ = [
     "PROFILES",
     "REASONS",
+    "Budget",
     "Coords",
     "CourierWarning",
     "DayPlan",
@@ -84,6 +86,7 @@ if TYPE_CHECKING:
     from courier.app import Inputs, Plan, demo_inputs, plan, read_inputs, run
     from courier.config import (
         PROFILES,
+        Budget,
         Coords,
         DistrictConfig,
         LunchConfig,

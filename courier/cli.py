@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from courier.config import Coords, Solver
+from courier.config import Budget, Coords, Solver
 
 if TYPE_CHECKING:
     from courier.app import Plan
@@ -123,13 +123,14 @@ def plan(
     station: Annotated[str | None, typer.Option(help="Station position LON,LAT (default: the street node nearest the network's centre).")] = None,
     time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds for the whole plan (I/O aside); default 30. Env: COURIER_TIME_LIMIT.", envvar="COURIER_TIME_LIMIT")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for everything random (the demo's parcels too); default 0.")] = None,
-    solution_limit: Annotated[int | None, typer.Option("--solution-limit", help="Stop each solve after N solutions: with it, the same inputs and seed give a byte-identical plan.")] = None,
+    solution_limit: Annotated[int | None, typer.Option("--solution-limit", help="Fix the work by hand: each solve stops after N solutions (PyVRP: N x 200 iterations), whatever the day's size.")] = None,
+    budget: Annotated[Budget | None, typer.Option(help="What ends the search: work (the default: an amount sized to the day and the time limit, so the same inputs, seed and time limit give the same plan; the time limit a hard cap) or time (search to the time limit: a little better, not the same plan twice).")] = None,
     coords: Annotated[Coords | None, typer.Option(help="Datum of input coordinates: auto (the default: WGS-84, refused when they fit GCJ-02 markedly better), wgs84 (as given), gcj02 (Amap, Tencent) or bd09 (Baidu).")] = None,
     encoding: Annotated[str | None, typer.Option(help="Encoding of CSV input (default: UTF-8, else GB18030).")] = None,
     sheet: Annotated[str | None, typer.Option(help="Sheet of an Excel (.xlsx) input (default: the first).")] = None,
     config_file: Annotated[Path | None, typer.Option("--config", help="TOML file of plan parameters (see courier.config.PlanConfig); flags win.")] = None,
     profiles_file: Annotated[Path | None, typer.Option("--profiles", help="TOML file overriding vehicle profiles.")] = None,
-    workers: Annotated[int | None, typer.Option(help="Processes for the district solves (0 = all cores, the default).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Processes for the district solves (0 = all cores, the default). A work budget is sized for this many cores (2 when not given).")] = None,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT: solve the districts on that cluster instead of local processes. Env: COURIER_SCHEDULER.", envvar="COURIER_SCHEDULER")] = None,
     previous: Annotated[Path | None, typer.Option("--previous", help="Yesterday's plan folder (its stops.csv): keep couriers in yesterday's areas as far as balance allows.")] = None,
     lockers: Annotated[Path | None, typer.Option("--lockers", help="Parcel lockers CSV (locker_id, lon, lat[, capacity_parcels, name]): consenting doors may go there.")] = None,
@@ -149,7 +150,7 @@ def plan(
         from courier.config import LunchConfig, PlanConfig, load_profiles
 
         flags = {"time_limit_s": time_limit, "seed": seed, "solution_limit": solution_limit,
-                 "coords": coords, "workers": workers, "solver": solver,
+                 "budget": budget, "coords": coords, "workers": workers, "solver": solver,
                  "lunch": LunchConfig.parse(lunch) if lunch is not None else None}
         given = {k: v for k, v in flags.items() if v is not None}
         config = (PlanConfig.from_toml(config_file, **given) if config_file
@@ -330,9 +331,11 @@ def _parse_list(text: str | None, flag: str, kind: Callable[[str], Any]) -> list
 
 
 @contextmanager
-def _stages(quiet: bool, time_limit_s: float) -> Iterator[Callable[[str, int, int], None]]:
-    """Yield a callback showing a plan's stages on a rich display: what it does, how many
-    districts are done, and the time left. Nothing when quiet or not on a terminal."""
+def _stages(quiet: bool,
+            time_limit_s: float | None) -> Iterator[Callable[[str, int, int], None]]:
+    """Yield a callback showing a command's stages on a rich display: what it does, how many
+    of its parts are done, and the time left of ``time_limit_s`` (without one, the time
+    taken). Nothing when quiet or not on a terminal."""
     if quiet or not sys.stderr.isatty():
         yield lambda stage, done, total: None
         return
@@ -344,8 +347,10 @@ def _stages(quiet: bool, time_limit_s: float) -> Iterator[Callable[[str, int, in
 
     class TimeLeft(ProgressColumn):
         def render(self, task: Any) -> Text:
-            left = max(0.0, time_limit_s - (time.perf_counter() - started))
-            return Text(f"{left:.0f} s of {time_limit_s:g} s left")
+            taken = time.perf_counter() - started
+            if time_limit_s is None:
+                return Text(f"{taken:.0f} s")
+            return Text(f"{max(0.0, time_limit_s - taken):.0f} s of {time_limit_s:g} s left")
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeLeft(), console=Console(stderr=True), transient=True) as bar:
@@ -504,6 +509,7 @@ def history_compare(
     zone_bands: Annotated[int, typer.Option("--zone-bands", help="Zone-by-zone: split the courier's usual AOI order into N bands (0 = strict AOI order).")] = 2,
     seed: Annotated[int, typer.Option()] = 0,
     workers: Annotated[int, typer.Option(help="Processes (0 = all cores).")] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
 ) -> None:
     """Rebuild real courier-days, plan the same stops, and report what planning saves."""
 
@@ -522,7 +528,10 @@ def history_compare(
                 time_limit_s=time_limit, seed=seed, zone_bands=zone_bands or None)
         except ValueError as exc:
             raise InputError(f"history compare: {exc}") from None
-        result = history.compare(table, params, workers=workers or os.cpu_count() or 1)
+        with _stages(quiet, None) as show:
+            result = history.compare(table, params, workers=workers or os.cpu_count() or 1,
+                                     on_done=lambda done, total: show(
+                                         "planning courier-days three ways", done, total))
         history.write_outputs(result, table, out)
         t = result.totals
         typer.echo(f"{t['actual']['courier_days']} courier-days; distance actual "

@@ -133,6 +133,13 @@ class Strategy(enum.StrEnum):
     JOINT = "joint"  # one problem over every courier and stop
 
 
+class Budget(enum.StrEnum):
+    """What ends a search: a deterministic amount of work, or the clock."""
+
+    WORK = "work"  # iterations sized to the day and the time limit; the time limit a hard cap
+    TIME = "time"  # search until the time limit: a little better, not the same plan twice
+
+
 class Coords(enum.StrEnum):
     """Datum of input coordinates."""
 
@@ -296,6 +303,9 @@ class PlanConfig:
     time_limit_s: float = 30.0
     seed: int = 0
     solution_limit: int | None = None
+    # Work by default: the same inputs, seed and time limit give the same plan, here or on a
+    # Dask cluster, unless the time limit cuts a search (summary.json says so).
+    budget: Budget = Budget.WORK
     coords: Coords = Coords.AUTO
     solver: Solver = Solver.PYVRP
     strategy: Strategy = Strategy.AUTO
@@ -325,7 +335,7 @@ class PlanConfig:
     def __post_init__(self) -> None:
         problems: list[str] = []
         choices: tuple[tuple[str, type[enum.StrEnum]], ...] = (
-            ("coords", Coords), ("solver", Solver), ("strategy", Strategy))
+            ("coords", Coords), ("solver", Solver), ("strategy", Strategy), ("budget", Budget))
         for name, kind in choices:
             value = getattr(self, name)
             try:

@@ -26,7 +26,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -657,7 +657,8 @@ class HistoryResult:
 
 
 def compare(history: pd.DataFrame, params: CompareParams | None = None, *,
-            workers: int = 1) -> HistoryResult:
+            workers: int = 1, on_done: Callable[[int, int], None] | None = None,
+            ) -> HistoryResult:
     """Compare each courier-day's actual route with the shortest and the zone-by-zone plan.
 
     Parameters
@@ -668,6 +669,8 @@ def compare(history: pd.DataFrame, params: CompareParams | None = None, *,
         Stops, service, speed, detour, time limit, seed and zones (:class:`CompareParams`).
     workers
         Processes over courier-days (1 = in this process).
+    on_done
+        Called with (courier-days scored, of how many) as they finish (a progress display).
     """
     t0 = time.perf_counter()
     params = params or CompareParams()
@@ -682,11 +685,20 @@ def compare(history: pd.DataFrame, params: CompareParams | None = None, *,
         if d.n >= min_stops
     ]
     logger.info("history: %d courier-days, %d with >= %d stops", len(all_days), len(tasks), min_stops)
+    scored: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+
+    def record(one: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+        scored.append(one)
+        if on_done is not None:
+            on_done(len(scored), len(tasks))
+
     if workers > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            scored = list(pool.map(_score_day, tasks, chunksize=4))
+            for one in pool.map(_score_day, tasks, chunksize=4):
+                record(one)
     else:
-        scored = [_score_day(t) for t in tasks]
+        for t in tasks:
+            record(_score_day(t))
     rows = [r for r, _ in scored]
     days = pd.DataFrame(rows, columns=_day_columns())
     routes = pd.DataFrame([x for _, rs in scored for x in rs],

@@ -270,6 +270,29 @@ class Day:
         return len(self.parcels) + len({r.row for r in self.rejects})
 
 
+@dataclass(frozen=True, slots=True)
+class SearchWork:
+    """How the day's searches were bounded (``PlanConfig.budget``).
+
+    ``solves`` searches ran (districts, seeds of a joint problem, re-solves of evening out);
+    ``cut`` of them ended at the time limit before their work bound, and ``repair_cut`` says
+    the time limit stopped the repair before it had tried every left-out stop. Under a work
+    budget a plan with no cut is the same on every run and machine for the same inputs, seed
+    and time limit. ``iterations`` is the work planned (PyVRP iterations) over all solves.
+    """
+
+    budget: str = "time"
+    solves: int = 0
+    cut: int = 0
+    iterations: int = 0
+    repair_cut: bool = False
+
+    @property
+    def repeatable(self) -> bool:
+        """Whether a rerun gives this plan: a work budget that the time limit did not cut."""
+        return self.budget == "work" and self.cut == 0 and not self.repair_cut
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class DayPlan:
     """Everything one planning run produced; the writers turn it into files.
@@ -297,6 +320,7 @@ class DayPlan:
     # Left-out stops tried in other couriers' days after routing, and those taken in.
     repair_tried: int = 0
     repair_inserted: int = 0
+    search: SearchWork = field(default_factory=SearchWork)
 
 
 # Reason codes for valid parcels that are not planned (unassigned.csv). Stable strings: other

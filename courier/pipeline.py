@@ -18,7 +18,7 @@ import numpy as np
 
 from courier import districts as districting
 from courier import streets
-from courier.config import Coords, PlanConfig, Strategy
+from courier.config import Budget, Coords, PlanConfig, Strategy
 from courier.coords import gcj02_to_wgs84
 from courier.coords import to_wgs84 as coords_to_wgs84
 from courier.errors import InputError
@@ -28,6 +28,7 @@ from courier.model import (
     DayPlan,
     Parcel,
     Reject,
+    SearchWork,
     Snap,
     Station,
     Stop,
@@ -35,9 +36,17 @@ from courier.model import (
     Unassigned,
 )
 from courier.parcels import SnappedLocker, SnappedParcel, build_stops
-from courier.rebalance import rebalance
+from courier.rebalance import Effort, rebalance
 from courier.repair import Repaired, Where, repair
-from courier.routes import DistrictRoutes, DistrictTask, RouteOptions, lanes_after, route_districts, slots_of
+from courier.routes import (
+    DistrictRoutes,
+    DistrictTask,
+    RouteOptions,
+    iterations_for,
+    lanes_after,
+    route_districts,
+    slots_of,
+)
 from courier.sortplan import sort_plan
 
 if TYPE_CHECKING:
@@ -58,6 +67,25 @@ _REPAIR_ALL_UP_TO = 10
 _REPAIR_NEAREST = 3
 # What a search leaves out for want of room or time; the pre-checks' reasons are final.
 _REPAIRABLE = frozenset({"dropped", "no_solution"})
+# Cores a work budget is sized for when --workers is not given: the plan must not depend on
+# the machine (or the Dask cluster) it runs on, so neither may its amount of work.
+WORK_LANES = 2
+
+
+def work_lanes(config: PlanConfig) -> int:
+    """Return the cores the work budget is sized for: ``config.workers``, else WORK_LANES."""
+    return config.workers or WORK_LANES
+
+
+def by_work(config: PlanConfig) -> bool:
+    """Whether the searches get a work budget sized to the day (a --solution-limit given by
+    hand fixes the work instead)."""
+    return config.budget == Budget.WORK and config.solution_limit is None
+
+
+def search_s(config: PlanConfig) -> float:
+    """Return the nominal seconds of the searches: the time limit less the repair's share."""
+    return config.time_limit_s * (1 - _REPAIR_SHARE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,12 +170,15 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
 
     tick = time.perf_counter()
     unassigned = list(snapped.unassigned)
+    resolves = resolves_cut = resolve_iterations = 0
     if joint:
         tasks, solved, slots, matrix_s = _route_joint(day, snapped, graphs, config,
                                                       deadline=search_deadline, client=client,
                                                       progress=progress)
         split = replace(split, courier_of={v.stop_id: t.courier_id for s in solved
                                            for t in s.trips for v in t.visits})
+        # The other seeds, searched as hard as the winner.
+        resolves, resolve_iterations = slots - 1, (slots - 1) * (tasks[0].iterations or 0)
     else:
         by_courier: dict[str, list[Stop]] = {}
         for stop in snapped.stops:
@@ -164,10 +195,18 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
                  for i, stop in enumerate(snapped.stops)}
         left = max(0.0, search_deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
         progress("evening out the longest days", 0, 0)
-        tasks, solved, more_s = rebalance(tasks, solved, xy_of, time.time() + left,
-                                          graphs=graphs, slots=slots, client=client,
-                                          config=config.rebalance)
-        matrix_s += more_s
+        work = by_work(config)
+        bounded = work or config.solution_limit is not None
+        effort = Effort(deadline_epoch_s=time.time() + left,
+                        slots=work_lanes(config) if bounded else slots,
+                        round_work_s=(config.rebalance.share * search_s(config)
+                                      / max(config.rebalance.rounds, 1)) if work else None)
+        evened = rebalance(tasks, solved, xy_of, effort, graphs=graphs, client=client,
+                           config=config.rebalance)
+        tasks, solved = evened.tasks, evened.solved
+        matrix_s += evened.matrix_s
+        resolves, resolves_cut = evened.resolves, evened.cut
+        resolve_iterations = evened.iterations
         split = replace(split, courier_of={**split.courier_of, **{
             stop.stop_id: task.couriers[0].courier_id for task in tasks for stop in task.stops}})
     timings["matrices"] = matrix_s
@@ -196,8 +235,14 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
                       bag_capacity_parcels=config.bag_capacity_parcels)
     timings["sort_plan"] = time.perf_counter() - tick
     unassigned.extend(u for stop in over for u in _unassign(stop, "no_courier"))
+    left_out = sum(1 for s in solved for _, code in s.drops if code in _REPAIRABLE)
+    searched = SearchWork(
+        budget=str(config.budget), solves=len(tasks) + resolves,
+        cut=sum(s.cut for s in solved) + resolves_cut,
+        iterations=sum(t.iterations or 0 for t in tasks) + resolve_iterations,
+        repair_cut=config.budget == Budget.WORK and len(fixed.tried) < left_out)
     notes = [*snapped.warnings, *split.notes, *_outside_warning(split.outside, day.districts_source),
-             *(w for s in solved for w in s.warnings)]
+             *(w for s in solved for w in s.warnings), *_cut_warning(searched)]
     return DayPlan(
         station=Station(lon=snapped.station.lon, lat=snapped.station.lat),
         couriers=tuple(day.couriers),
@@ -217,7 +262,20 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
         strategy="joint" if joint else "districts",
         repair_tried=len(fixed.tried),
         repair_inserted=len(fixed.inserted),
+        search=searched,
     )
+
+
+def _cut_warning(work: SearchWork) -> list[str]:
+    """Say when the time limit cut a search bounded by work: a rerun may then differ."""
+    if work.budget != Budget.WORK or work.repeatable:
+        return []
+    what = [f"{work.cut} of {work.solves} searches"] if work.cut else []
+    what += ["the repair of left-out stops"] if work.repair_cut else []
+    # A longer time limit would not help: the budget grows with it.
+    return [f"the time limit cut {' and '.join(what)} before their planned work (this machine "
+            f"is slower or busier than the one the work budget is sized for): a rerun may "
+            f"give a different plan; --solution-limit N fixes the work by hand"]
 
 
 def _repaired(day: Day, solved: Sequence[DistrictRoutes], stop_by_id: Mapping[str, Stop],
@@ -265,13 +323,18 @@ def _route_joint(day: Day, snapped: Snapped,
     """Route the whole day as one problem: as many seeded searches in parallel as there are
     cores (``config.workers``; worker processes, or tasks on a Dask cluster), the best kept
     (fewest stops left out, then the lowest objective, then the lowest seed). Local and Dask
-    runs are the same searches, so they give the same plan under a solution limit."""
-    slots = slots_of(None, config.workers or os.cpu_count() or 1)
+    runs are the same searches, so they give the same plan under a work budget (as many seeds
+    as the budget's cores, each with one core's work)."""
+    work = by_work(config)
+    bounded = work or config.solution_limit is not None
+    slots = work_lanes(config) if bounded else slots_of(None, config.workers or os.cpu_count() or 1)
     remaining = max(_MIN_ROUTING_S, deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
+    iterations = iterations_for(len(snapped.stops), search_s(config)) if work else None
     tasks = [DistrictTask(couriers=tuple(day.couriers), stops=snapped.stops,
                           station_lonlat=(snapped.station.lon, snapped.station.lat),
                           deadline_epoch_s=time.time() + remaining, options=_options(config, k),
-                          snap_profile=snapped.profile, station_snap=snapped.station)
+                          snap_profile=snapped.profile, station_snap=snapped.station,
+                          iterations=iterations)
              for k in range(slots)]
     progress(f"searching {len(snapped.stops):,} stops x {len(day.couriers)} couriers, "
              f"{slots} seeds", 0, slots)
@@ -279,7 +342,9 @@ def _route_joint(day: Day, snapped: Snapped,
         f"searching {len(snapped.stops):,} stops x {len(day.couriers)} couriers", d, n))
     best = min(range(slots), key=lambda k: (_dropped_parcels(tasks[k], solved[k]),
                                             solved[k].objective, k))
-    return [tasks[best]], [solved[best]], slots, sum(s.matrix_s for s in solved)
+    # A seed the clock cut might have won on a rerun: the winner carries that.
+    chosen = replace(solved[best], cut=any(s.cut for s in solved))
+    return [tasks[best]], [chosen], slots, sum(s.matrix_s for s in solved)
 
 
 def _dropped_parcels(task: DistrictTask, routes: DistrictRoutes) -> int:
@@ -303,18 +368,31 @@ def _route(day: Day, by_courier: Mapping[str, list[Stop]], snapped: Snapped,
     first_s = remaining * (1 - config.rebalance.share) if rebalancing else remaining
     queued = lanes_after([len(by_courier[cid]) for cid in order], workers)
     options = _options(config)
+    iterations = _district_iterations([len(by_courier[cid]) for cid in order], config,
+                                      share=1 - config.rebalance.share if rebalancing else 1.0)
     tasks = [
         DistrictTask(couriers=(roster[cid],), stops=tuple(by_courier[cid]),
                      station_lonlat=(snapped.station.lon, snapped.station.lat),
                      deadline_epoch_s=time.time() + first_s, options=options,
                      snap_profile=snapped.profile, station_snap=snapped.station,
-                     queued_stops=queued[k])
+                     queued_stops=queued[k], iterations=iterations[k])
         for k, cid in enumerate(order)
     ]
     progress("routing the districts", 0, len(tasks))
     solved = route_districts(tasks, graphs, workers, client=client,
                              on_done=lambda d, n: progress("routing the districts", d, n))
     return tasks, solved, slots, sum(s.matrix_s for s in solved)
+
+
+def _district_iterations(sizes: Sequence[int], config: PlanConfig, *,
+                         share: float) -> list[int | None]:
+    """Return each district's work budget (None under a time budget): the budget's cores x
+    ``share`` of the search seconds, split in proportion to stops, as iterations."""
+    if not by_work(config):
+        return [None] * len(sizes)
+    core_s = work_lanes(config) * share * search_s(config)
+    total = max(sum(sizes), 1)
+    return [iterations_for(n, core_s * n / total) for n in sizes]
 
 
 def _project(graph: StreetGraph, stops: Sequence[Stop]) -> np.ndarray:

@@ -13,26 +13,56 @@ import itertools
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from courier.config import RebalanceConfig
 from courier.model import Stop, StreetGraph
-from courier.routes import DistrictRoutes, DistrictTask, lanes_after, route_districts
+from courier.routes import (
+    DistrictRoutes,
+    DistrictTask,
+    iterations_for,
+    lanes_after,
+    route_districts,
+)
 
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["day_s", "idle_s", "rebalance"]
+__all__ = ["Effort", "Rebalanced", "day_s", "idle_s", "rebalance"]
 
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, slots=True)
+class Effort:
+    """How long and how hard evening out may work: until ``deadline_epoch_s`` (wall clock),
+    one pair per two ``slots`` a round, each re-solve ``round_work_s`` of the reference core
+    under a work budget (None: until the round's end)."""
+
+    deadline_epoch_s: float
+    slots: int
+    round_work_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rebalanced:
+    """The districts after evening out: tasks, their solutions, the matrix seconds of the new
+    solves, and how many re-solves the clock cut before their work bound (kept or not)."""
+
+    tasks: list[DistrictTask]
+    solved: list[DistrictRoutes]
+    matrix_s: float
+    resolves: int = 0
+    cut: int = 0
+    iterations: int = 0  # the work budgets of the re-solves
+
+
 def rebalance(tasks: Sequence[DistrictTask], solved: Sequence[DistrictRoutes],
-              xy_of: Mapping[str, tuple[float, float]], deadline_epoch_s: float, *,
-              graphs: Mapping[str, StreetGraph], slots: int, client: Client | None,
+              xy_of: Mapping[str, tuple[float, float]], effort: Effort, *,
+              graphs: Mapping[str, StreetGraph], client: Client | None,
               config: RebalanceConfig | None = None,
-              ) -> tuple[list[DistrictTask], list[DistrictRoutes], float]:
+              ) -> Rebalanced:
     """Shorten the longest routed days, in ``config.rounds`` rounds sharing the time left.
 
     Each round, the longest days over (1 + config.over) times the mean (one per two
@@ -43,28 +73,36 @@ def rebalance(tasks: Sequence[DistrictTask], solved: Sequence[DistrictRoutes],
     more stops are dropped. The stops handed over are the long district's dropped ones first,
     then those nearest the other district's centre; as many as bring the long day down to the
     mean without filling more than the other's room, in proportion to stops:
-    len(stops) x (day - mean) / day. Returns the tasks, their solutions, and the matrix
-    seconds of the new solves.
+    len(stops) x (day - mean) / day. With ``effort.round_work_s`` (a work budget: each re-solve has one
+    core of the reference machine for that long, see :func:`courier.routes.iterations_for`)
+    a re-solve is bounded by work, and ``effort.slots`` must be the budget's cores, not the
+    machine's, so that the plan does not depend on where it runs; the clock stays a cap.
     """
     config = config or RebalanceConfig()
     out_tasks, out_solved = list(tasks), list(solved)
     tried: set[tuple[int, int]] = set()
     matrix_s = 0.0
+    cut = resolves = iterations = 0
     for round_no in range(config.rounds):
-        round_end = time.time() + (deadline_epoch_s - time.time()) / (config.rounds - round_no)
-        pairs = _pairs(out_tasks, out_solved, xy_of, tried, config)[:max(1, slots // 2)]
+        round_end = time.time() + (effort.deadline_epoch_s - time.time()) / (config.rounds - round_no)
+        pairs = _pairs(out_tasks, out_solved, xy_of, tried, config)[:max(1, effort.slots // 2)]
         if not pairs:
             break
         tried.update((o, r) for o, r, _, _ in pairs)
         sizes = [n for _, _, keep, gain in pairs for n in (len(keep), len(gain))]
-        workers = max(1, min(slots, len(sizes)))
+        workers = max(1, min(effort.slots, len(sizes)))
         queued = lanes_after(sizes, workers)
         again = [replace(out_tasks[k], stops=tuple(part), deadline_epoch_s=round_end,
-                         queued_stops=queued[2 * j + side])
+                         queued_stops=queued[2 * j + side],
+                         iterations=None if effort.round_work_s is None
+                         else iterations_for(len(part), effort.round_work_s))
                  for j, (o, r, keep, gain) in enumerate(pairs)
                  for side, (k, part) in enumerate(((o, keep), (r, gain)))]
         redone = route_districts(again, graphs, workers, client=client)
         matrix_s += sum(s.matrix_s for s in redone)
+        cut += sum(s.cut for s in redone)
+        resolves += len(redone)
+        iterations += sum(t.iterations or 0 for t in again)
         for j, (o, r, _, _) in enumerate(pairs):
             new_o, new_r = redone[2 * j], redone[2 * j + 1]
             before = (max(day_s(out_solved[o]), day_s(out_solved[r])),
@@ -76,7 +114,8 @@ def rebalance(tasks: Sequence[DistrictTask], solved: Sequence[DistrictRoutes],
             if after[0] < before[0] and after[1] <= before[1]:
                 out_tasks[o], out_tasks[r] = again[2 * j], again[2 * j + 1]
                 out_solved[o], out_solved[r] = new_o, new_r
-    return out_tasks, out_solved, matrix_s
+    return Rebalanced(tasks=out_tasks, solved=out_solved, matrix_s=matrix_s, resolves=resolves,
+                      cut=cut, iterations=iterations)
 
 
 def _pairs(tasks: Sequence[DistrictTask], solved: Sequence[DistrictRoutes],

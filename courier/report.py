@@ -89,6 +89,16 @@ def summary(plan: DayPlan, *, previous: Mapping[str, str] | None = None) -> dict
         "couriers": [per[c.courier_id] for c in plan.couriers],
         "strategy": plan.strategy,
         "repair": {"stops_tried": plan.repair_tried, "stops_taken_in": plan.repair_inserted},
+        "search": {
+            "budget": plan.search.budget,
+            "iterations": plan.search.iterations,
+            "solves": plan.search.solves,
+            "cut_by_time_limit": plan.search.cut,
+            "repair_cut_by_time_limit": plan.search.repair_cut,
+            # Under a work budget with nothing cut, the same inputs, seed and time limit give
+            # this plan again, on any machine.
+            "repeatable": plan.search.repeatable,
+        },
         "districts": _district_metrics(plan, previous),
         "timings_s": {k: round(v, 3) for k, v in plan.timings_s.items()},
         "seed": plan.seed,

@@ -23,8 +23,8 @@ from courier.model import Courier, Snap, Stop, StreetGraph, Trip, Visit
 if TYPE_CHECKING:
     from distributed import Client
 
-__all__ = ["DistrictRoutes", "DistrictTask", "RouteOptions", "budget_s", "lanes_after",
-           "matrices_of", "route_districts", "to_trip"]
+__all__ = ["WORK_SHARE", "DistrictRoutes", "DistrictTask", "RouteOptions", "budget_s",
+           "iterations_for", "lanes_after", "matrices_of", "route_districts", "to_trip"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +48,8 @@ class DistrictTask:
     instead of snapping every point again. ``queued_stops`` counts the stops of the districts
     queued behind this one in its lane (:func:`lanes_after`): a task takes its share of the
     time left when it starts, so time an earlier district did not use goes to the later ones
-    (:func:`budget_s`).
+    (:func:`budget_s`). ``iterations`` bounds its search by work (:func:`iterations_for`);
+    the time is then only a cap.
     """
 
     couriers: tuple[Courier, ...]
@@ -59,6 +60,7 @@ class DistrictTask:
     snap_profile: str = ""
     station_snap: Snap | None = None
     queued_stops: int = 0
+    iterations: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,7 @@ class DistrictRoutes:
     breaks: tuple[tuple[str, int, int], ...] = ()  # courier_id, lunch start, end (s of day)
     warnings: tuple[str, ...] = ()
     objective: int = 0  # the search's, lunch included: comparable between seeds of one task
+    cut: bool = False  # the time cap ended the search before its work bound
 
 
 # The least search time a district gets, however late it starts: enough for a first solution
@@ -171,6 +174,32 @@ def budget_s(task: DistrictTask, now_epoch_s: float) -> float:
     return left * mine / (mine + task.queued_stops)
 
 
+# The work budget (PlanConfig.budget "work"): what one core of the reference machine (the
+# 2-core CI box) does in WORK_SHARE of a search's time, so a search normally ends well inside
+# its time cap and the cap only catches a slow or busy machine. PyVRP iterations per second
+# against stops, measured with /tmp/exp/rate.py on Nanshan-Futian districts (12 s, one core):
+# 100 stops 379/s, 200: 236-252/s, 400 (3 couriers): 84-128/s, 800 (6): 71-76/s,
+# 1600 (12): 61/s; PyVRP's set-up before the first iteration grows with the square of the
+# stops: 0.9 s at 800, 3.6 s at 1600. The model below stays under those rates.
+WORK_SHARE = 0.5
+_ITERATIONS_PER_S_NUMERATOR = 25_000  # iterations/s = this / stops + _ITERATIONS_PER_S_FLOOR
+_ITERATIONS_PER_S_FLOOR = 40
+_ITERATIONS_PER_S_MAX = 400
+_SETUP_S_PER_STOP2 = 1.4e-6
+# Even a district started past its time gets this much search: a first solution improved.
+_MIN_ITERATIONS = 50
+
+
+def iterations_for(stops: int, seconds: float) -> int:
+    """Return the search iterations (PyVRP's unit of work) for ``stops`` in ``seconds`` of the
+    reference core, at :data:`WORK_SHARE` of its speed: the same numbers give the same budget
+    on every machine, so the search does the same work everywhere."""
+    n = max(stops, 1)
+    rate = min(_ITERATIONS_PER_S_MAX, _ITERATIONS_PER_S_NUMERATOR / n + _ITERATIONS_PER_S_FLOOR)
+    useful_s = WORK_SHARE * seconds - _SETUP_S_PER_STOP2 * n * n
+    return max(_MIN_ITERATIONS, int(useful_s * rate))
+
+
 def matrices_of(task: DistrictTask, graphs: Mapping[str, StreetGraph], *,
                 keep_paths: bool = True) -> dict[str, streets.TravelMatrix]:
     """Return the travel matrix of the station and the task's stops per vehicle profile."""
@@ -203,13 +232,14 @@ def route_district(task: DistrictTask, graphs: Mapping[str, StreetGraph]) -> Dis
     # The share less the matrices' time, never past the plan's deadline.
     budget = max(_MIN_DISTRICT_SEARCH_S, min(share_s - matrix_s, task.deadline_epoch_s - time.time()))
     result = routing.solve(problem, time_limit_s=budget, seed=opts.seed,
-                           solution_limit=opts.solution_limit, solver=opts.solver)
+                           solution_limit=opts.solution_limit, solver=opts.solver,
+                           iterations=task.iterations)
     trips = [to_trip(problem, rt, task.stops, matrices) for rt in result.trips]
     drops = tuple((task.stops[d.node - 1].stop_id, d.reason_code) for d in result.drops)
     breaks = tuple((problem.vehicles[b.vehicle].courier_id, b.start_s, b.start_s + b.duration_s)
                    for b in result.breaks)
     return DistrictRoutes(trips=tuple(trips), drops=drops, matrix_s=matrix_s, breaks=breaks,
-                          warnings=result.warnings, objective=result.objective)
+                          warnings=result.warnings, objective=result.objective, cut=result.cut)
 
 
 def to_trip(problem: routing.RoutingProblem, rt: routing.RoutedTrip, stops: Sequence[Stop],

@@ -132,7 +132,8 @@ def test_a_terminal_sees_the_plan_s_stages_and_a_pipe_sees_none(tmp_path: Path) 
     if shutil.which("script") is None:
         pytest.skip("util-linux script is needed to run under a pseudo-terminal")
     command = (f"{sys.executable} -m courier plan {' '.join(TOWN)} --station 114.0,22.5 "
-               f"--time-limit 5 --workers 1 --no-cache --tiles none --out {tmp_path / 'a'}")
+               f"--time-limit 5 --workers 1 --budget time --no-cache --tiles none "
+               f"--out {tmp_path / 'a'}")
     done = subprocess.run(["script", "-qec", command, "/dev/null"], capture_output=True,
                           text=True, check=False, env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"})
     assert done.returncode == 0, done.stdout + done.stderr

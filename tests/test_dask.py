@@ -130,14 +130,15 @@ def test_cluster_gives_exactly_the_local_plan(cluster: Cluster) -> None:
     from distributed import Client
 
     graph, day = _town_day(parcels=90, couriers=3)
-    options = {"time_limit_s": 30, "seed": 5, "solution_limit": 40, "workers": 1,
-               "strategy": "districts"}
+    # The defaults (a work budget, all local cores): no solution limit, no worker count.
+    options = {"time_limit_s": 30, "seed": 5, "strategy": "districts"}
     local = _plan(graph, day, **options)
     with Client(cluster.address, timeout=10) as client:
         remote = _plan(graph, day, client=client, **options)
         ran_on = {w for w, n in client.run(lambda: 1).items() if n == 1}
     assert len(set(local.districts.values())) >= 2, "the day should have several districts"
     assert ran_on == set(cluster.workers)
+    assert local.search.repeatable and remote.search.repeatable
     assert remote.sort_lines == local.sort_lines
     assert remote.trips == local.trips
     assert remote.unassigned == local.unassigned

@@ -161,6 +161,56 @@ def test_same_seed_and_solution_limit_give_identical_files(tmp_path: Path) -> No
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
 
 
+def test_the_same_inputs_and_seed_give_the_same_plan_by_default(tmp_path: Path) -> None:
+    # No --solution-limit, no --workers: the default work budget makes the plan repeatable.
+    args = ["--streets", str(DATA / "tiny_town.osm"), "--parcels", str(DATA / "parcels_tiny.csv"),
+            "--couriers", str(DATA / "couriers_tiny.csv"), "--station", "114.0,22.5",
+            "--time-limit", "10", "--no-cache", "-q"]
+    for name in ("a", "b"):
+        code, output = run("plan", *args, "--out", str(tmp_path / name))
+        assert code == 0, output
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["search"]["budget"] == "work"
+    assert summary["search"]["repeatable"] is True
+    assert summary["search"]["iterations"] > 0
+    for name in ("sort_plan.csv", "stops.csv", "routes.geojson", "unassigned.csv"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_a_cut_work_budget_is_reported_and_the_time_limit_holds(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A budget sized for a machine a million times faster: the time limit must end it.
+    monkeypatch.setattr("courier.routes._ITERATIONS_PER_S_MAX", 10**9)
+    monkeypatch.setattr("courier.routes._ITERATIONS_PER_S_FLOOR", 10**9)
+    code, output = run("plan", "--streets", str(DATA / "tiny_town.osm"),
+                       "--parcels", str(DATA / "parcels_tiny.csv"),
+                       "--couriers", str(DATA / "couriers_tiny.csv"), "--station", "114.0,22.5",
+                       "--time-limit", "4", "--workers", "1", "--no-cache",
+                       "--out", str(tmp_path))
+    assert code == 0, output
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["search"]["cut_by_time_limit"] >= 1
+    assert summary["search"]["repeatable"] is False
+    assert summary["timings_s"]["plan"] <= 4 * 1.1
+    warning = next(w for w in summary["warnings"] if "the time limit cut" in w)
+    assert "a rerun may give a different plan" in warning
+    assert "the time limit cut" in " ".join(output.split())
+
+
+def test_a_time_budget_searches_to_the_limit_and_is_not_called_repeatable(tmp_path: Path) -> None:
+    code, output = run("plan", "--streets", str(DATA / "tiny_town.osm"),
+                       "--parcels", str(DATA / "parcels_tiny.csv"),
+                       "--couriers", str(DATA / "couriers_tiny.csv"), "--station", "114.0,22.5",
+                       "--time-limit", "3", "--workers", "1", "--budget", "time", "--no-cache",
+                       "-q", "--out", str(tmp_path))
+    assert code == 0, output
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    search = summary["search"]
+    assert (search["budget"], search["iterations"], search["cut_by_time_limit"]) == ("time", 0, 0)
+    assert search["repeatable"] is False
+    assert summary["timings_s"]["routing"] > 1.5
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("demo")

@@ -46,8 +46,9 @@ def test_the_longest_day_hands_stops_to_the_nearest_short_district(monkeypatch) 
     monkeypatch.setattr(rebalance, "route_districts", run)
     one_round = RebalanceConfig(rounds=1)
     outcome = (8.0, 7.5)
-    out_tasks, out_solved, _ = rebalance.rebalance(tasks, first, xy, 0.0, graphs={}, slots=2,
-                                                    client=None, config=one_round)
+    out = rebalance.rebalance(tasks, first, xy, rebalance.Effort(0.0, 2), graphs={}, client=None,
+                              config=one_round)
+    out_tasks, out_solved = out.tasks, out.solved
     # round(10 x (10 - 6.75) / 10) = 3 stops (B has room for round(10 x 1.75 / 5) = 4): the
     # dropped A0, then the two nearest B (A9, A8).
     assert seen == [[tuple(f"A{i}" for i in range(1, 8)),
@@ -57,8 +58,8 @@ def test_the_longest_day_hands_stops_to_the_nearest_short_district(monkeypatch) 
     assert len(out_tasks[1].stops) == 13 and out_tasks[2] is tasks[2]
     # A re-solve that makes the pair's longer day no shorter is thrown away.
     outcome = (6.0, 10.5)
-    _, kept, _ = rebalance.rebalance(tasks, first, xy, 0.0, graphs={}, slots=2, client=None,
-                                  config=one_round)
+    kept = rebalance.rebalance(tasks, first, xy, rebalance.Effort(0.0, 2), graphs={}, client=None,
+                               config=one_round).solved
     assert kept == first
 
     # C's day (7 h) is over the mean but pinned by windows: 3 h of it is waiting at doors,
@@ -69,8 +70,8 @@ def test_the_longest_day_hands_stops_to_the_nearest_short_district(monkeypatch) 
     assert rebalance.idle_s(pinned, reload_s=0) == 3 * 3600
     seen.clear()
     outcome = (8.0, 7.0)
-    rebalance.rebalance(tasks, [first[0], first[1], pinned, first[3]], xy, 0.0, graphs={},
-                        slots=2, client=None, config=one_round)
+    rebalance.rebalance(tasks, [first[0], first[1], pinned, first[3]], xy,
+                        rebalance.Effort(0.0, 2), graphs={}, client=None, config=one_round)
     assert seen[0][1][:10] == tuple(f"C{i}" for i in range(10))
     assert len(seen[0][1]) == 13
 
@@ -79,8 +80,8 @@ def test_the_longest_day_hands_stops_to_the_nearest_short_district(monkeypatch) 
     two_long = [first[0], first[1], solved("C", 9.5), first[3]]
     for slots, pairs in ((2, 1), (4, 2)):
         seen.clear()
-        rebalance.rebalance(tasks, two_long, xy, 0.0, graphs={}, slots=slots, client=None,
-                            config=one_round)
+        rebalance.rebalance(tasks, two_long, xy, rebalance.Effort(0.0, slots), graphs={},
+                            client=None, config=one_round)
         assert len(seen[0]) == 2 * pairs
         assert seen[0][0][0].startswith("A")
 

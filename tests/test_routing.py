@@ -406,6 +406,21 @@ def test_deterministic_with_solution_limit() -> None:
     assert a.objective == b.objective
 
 
+@pytest.mark.parametrize("solver", ["ortools", "pyvrp"])
+def test_a_work_bound_gives_the_same_result_and_says_when_the_clock_cut_it(solver: str) -> None:
+    p = random_problem(8, n=40)
+    a, b = (solve(p, time_limit_s=20, seed=2, iterations=400, solver=solver) for _ in range(2))
+    assert (a.trips, a.drops, a.objective, a.cut) == (b.trips, b.drops, b.objective, False)
+    # Far more work than a second allows: the time limit still ends it, and says so.
+    t0 = time.perf_counter()
+    cut = solve(p, time_limit_s=1, seed=2, iterations=10**9, solver=solver)
+    assert time.perf_counter() - t0 < 1.5
+    assert cut.cut
+    assert_ok(p, cut)
+    # A search bounded by the clock alone is not "cut" by it: the clock is its bound.
+    assert not solve(p, time_limit_s=0.5, seed=2, solver=solver).cut
+
+
 def test_workers_run_seeded_searches_in_processes_and_keep_the_best() -> None:
     p = random_problem(11)
     r = solve(p, time_limit_s=3, solution_limit=30, workers=2)

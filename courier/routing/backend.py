@@ -14,11 +14,14 @@ from typing import Protocol
 
 from courier.routing.problem import RoutingProblem
 
-__all__ = ["BACKENDS", "EXTRACT_RESERVE_S", "FIRST_SOLUTION_NAMES", "Backend", "Limits", "Search",
-           "get_backend"]
+__all__ = ["BACKENDS", "EXTRACT_RESERVE_S", "FIRST_SOLUTION_NAMES", "ITERATIONS_PER_SOLUTION",
+           "Backend", "Limits", "Search", "get_backend"]
 
 # Time a backend keeps back from its deadline for turning its solution into trips.
 EXTRACT_RESERVE_S = 0.05
+# PyVRP iterations per unit of ``solution_limit``, and per OR-Tools solution of a work budget:
+# neither solver counts the other's unit, so one is turned into the other.
+ITERATIONS_PER_SOLUTION = 200
 # OR-Tools construction heuristics a caller may ask for ("auto": chosen by the problem).
 FIRST_SOLUTION_NAMES = (
     "auto",
@@ -36,8 +39,10 @@ FIRST_SOLUTION_NAMES = (
 class Limits:
     """How long and how hard a backend may search.
 
-    ``deadline_s`` is a moment of :func:`time.perf_counter` in the calling process;
-    ``solution_limit`` (when given) makes the search depend only on the input and the seed.
+    ``deadline_s`` is a moment of :func:`time.perf_counter` in the calling process: a hard
+    cap. ``iterations`` (PyVRP's unit of work; OR-Tools gets one solution per
+    ``ITERATIONS_PER_SOLUTION``) or ``solution_limit`` bound the search by work, so that it
+    depends only on the input and the seed when the deadline does not cut it first.
     ``first_solution`` names an OR-Tools construction heuristic (``"auto"``: by the problem);
     other backends ignore it.
     """
@@ -46,6 +51,7 @@ class Limits:
     seed: int = 0
     solution_limit: int | None = None
     first_solution: str = "auto"
+    iterations: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +61,8 @@ class Search:
     ``trips`` are ``(vehicle, earliest depot departure, stop nodes)`` per trip, in any order;
     ``found`` is False when the search found no solution at all in its time (the stops it did
     not serve are then ``no_solution``, not ``dropped``); ``reasons`` gives stops the backend
-    left out for a reason of its own.
+    left out for a reason of its own. ``cut`` is True when the deadline ended the search before
+    its work bound (then a rerun may find another solution).
     """
 
     trips: tuple[tuple[int, int, tuple[int, ...]], ...]
@@ -63,6 +70,7 @@ class Search:
     status: str
     found: bool = True
     reasons: Mapping[int, str] = field(default_factory=dict)
+    cut: bool = False
 
 
 class Backend(Protocol):

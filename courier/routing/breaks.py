@@ -93,6 +93,7 @@ def place_breaks(problem: RoutingProblem, result: RoutingResult) -> RoutingResul
     objective = result.objective + (extra_s if problem.objective == "time" else 0)
     return RoutingResult(trips=tuple(trips), drops=tuple(drops), objective=objective,
                          solve_s=result.solve_s, status=result.status, breaks=tuple(breaks),
+                         cut=result.cut,
                          warnings=tuple(notes))
 
 

@@ -282,7 +282,9 @@ class RoutingResult:
     """Trips in (vehicle, trip) order, dropped stops in node order, and how the search went.
 
     ``breaks`` has one entry per vehicle with ``break_s > 0`` that has at least one trip;
-    ``warnings`` says what the user should know (stops left out to fit a lunch).
+    ``warnings`` says what the user should know (stops left out to fit a lunch); ``cut`` is
+    True when the time limit ended a search bounded by work before its bound (a rerun may then
+    give another result).
     """
 
     trips: tuple[RoutedTrip, ...]
@@ -292,6 +294,7 @@ class RoutingResult:
     status: str
     breaks: tuple[Break, ...] = ()
     warnings: tuple[str, ...] = ()
+    cut: bool = False
 
 
 def drop_penalty_of(problem: RoutingProblem, node: int) -> int:

@@ -29,19 +29,15 @@ from typing import Any
 import numpy as np
 import pyvrp
 from pyvrp.exceptions import PenaltyBoundWarning
-from pyvrp.stop import FirstFeasible, MaxIterations, MultipleCriteria, StoppingCriterion
+from pyvrp.stop import FirstFeasible, MultipleCriteria
 
-from courier.routing.backend import EXTRACT_RESERVE_S, Limits, Search
+from courier.routing.backend import EXTRACT_RESERVE_S, ITERATIONS_PER_SOLUTION, Limits, Search
 from courier.routing.problem import RoutingProblem, drop_penalty_of, no_path_cost
 
 __all__ = ["BACKEND"]
 
 logger = logging.getLogger(__name__)
 
-# Iterations per unit of ``solution_limit``: PyVRP has no "improving solutions" count, so a
-# solution limit becomes an iteration limit, which makes the result depend only on the input
-# and the seed.
-ITERATIONS_PER_SOLUTION = 200
 # Share of the budget for cutting the fleet when a vehicle costs more than any route (the
 # vehicles-first convention of the VRPTW benchmarks); the rest improves the distance.
 FLEET_SHARE = 0.5
@@ -65,14 +61,18 @@ class PyVrp:
         t0 = time.perf_counter()
         active = sorted(active)
         data, client_node, type_members = _data(problem, active)
+        work = _work_of(limits)
         # A deadline on our clock, not MaxRuntime: PyVRP starts that clock after its own set-up
         # (neighbourhoods, a first solution), measured at 0.3 s on 200 stops with windows.
-        stop: StoppingCriterion = _Deadline(limits.deadline_s - _EXTRACT_RESERVE_S)
-        if limits.solution_limit is not None:
-            stop = MultipleCriteria([stop, MaxIterations(limits.solution_limit
-                                                         * ITERATIONS_PER_SOLUTION)])
-        fleet_deadline = t0 + FLEET_SHARE * (limits.deadline_s - t0)
-        data, start = _fleet_first(data, fleet_deadline, limits.seed)
+        deadline = limits.deadline_s - _EXTRACT_RESERVE_S
+        if work is None:
+            fleet = _Budget(t0 + FLEET_SHARE * (deadline - t0), None)
+        else:
+            # Under a work bound the fleet's share is iterations too, so that whether the
+            # fleet was cut does not depend on the machine's speed; the deadline only caps it.
+            fleet = _Budget(deadline, int(FLEET_SHARE * work))
+        data, start = _fleet_first(data, fleet, limits.seed)
+        stop = _Budget(deadline, None if work is None else max(1, work - fleet.calls))
         with warnings.catch_warnings():
             if start is not None:
                 # The fleet was cut to the fewest vehicles found, so the search works at the
@@ -102,8 +102,11 @@ class PyVrp:
         objective = int(best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost()
                         + sum(drop_penalty_of(problem, node)
                               for node in active if node not in served))
+        # Without a work bound the deadline is the plan's end, not a cut.
+        cut = work is not None and (stop.cut or (fleet.cut and fleet.iterations is not None))
         return Search(trips=tuple(raw), objective=objective,
-                      status="FEASIBLE" if best.is_feasible() else "INFEASIBLE", reasons=reasons)
+                      status="FEASIBLE" if best.is_feasible() else "INFEASIBLE", reasons=reasons,
+                      cut=cut)
 
 
 BACKEND = PyVrp()
@@ -123,17 +126,40 @@ def _trips_of(route: Any, vehicle: int,
             for trip_no in sorted(by_trip)]
 
 
-class _Deadline:
-    """Stop when the wall clock passes a moment (a PyVRP stopping criterion)."""
+def _work_of(limits: Limits) -> int | None:
+    """Return the iterations the search may do, or None when only the deadline bounds it."""
+    if limits.iterations is not None:
+        return max(1, limits.iterations)
+    if limits.solution_limit is not None:
+        return limits.solution_limit * ITERATIONS_PER_SOLUTION
+    return None
 
-    def __init__(self, deadline: float) -> None:
+
+class _Budget:
+    """A PyVRP stopping criterion: stop after ``iterations`` calls (one per iteration) or when
+    the clock passes ``deadline``, whichever comes first; ``cut`` says it was the clock.
+
+    One object may serve several solves (the fleet probes): the calls add up.
+    """
+
+    def __init__(self, deadline: float, iterations: int | None) -> None:
         self.deadline = deadline
+        self.iterations = iterations
+        self.calls = 0
+        self.cut = False
+
+    def spent(self) -> bool:
+        """Whether the work or the time is used up (checked between solves)."""
+        if time.perf_counter() >= self.deadline:
+            self.cut = True
+        return self.cut or (self.iterations is not None and self.calls >= self.iterations)
 
     def __call__(self, best_cost: int) -> bool:
-        return time.perf_counter() >= self.deadline
+        self.calls += 1
+        return self.spent()
 
 
-def _fleet_first(data: pyvrp.ProblemData, deadline: float,
+def _fleet_first(data: pyvrp.ProblemData, budget: _Budget,
                  seed: int) -> tuple[pyvrp.ProblemData, pyvrp.Solution | None]:
     """Cut the fleet while every stop can still be served; return it and a solution using it.
 
@@ -141,7 +167,8 @@ def _fleet_first(data: pyvrp.ProblemData, deadline: float,
     windows. PyVRP's search with a fixed cost per vehicle rarely empties a whole route (measured
     on Gehring-Homberger 200-400 at 30 s: 7 vehicles over the best known on 8 instances), so
     this does what ``pyvrp.minimise_fleet`` does, with every stop required: solve to the first
-    feasible solution with one vehicle fewer, again and again, until that fails or time is up.
+    feasible solution with one vehicle fewer, again and again, until that fails or the
+    ``budget`` (iterations or time) is used up.
     The last success starts the main search, with the fleet capped at its number of routes.
     """
     if data.num_vehicle_types != 1 or data.num_groups or not data.vehicle_type(0).fixed_cost:
@@ -154,14 +181,14 @@ def _fleet_first(data: pyvrp.ProblemData, deadline: float,
     fleet = data.vehicle_type(0)
     best: list[list[int]] | None = None
     want = fleet.num_available
-    while want >= 1 and time.perf_counter() < deadline:
+    while want >= 1 and not budget.spent():
         trial = required.replace(vehicle_types=[fleet.replace(num_available=want)])
         with warnings.catch_warnings():
             # A fleet too small is what this probes for: PyVRP's warning that its penalties hit
             # their bound is the expected answer, not news for the user.
             warnings.simplefilter("ignore", PenaltyBoundWarning)
             res = pyvrp.solve(trial, seed=seed, collect_stats=False,
-                              stop=MultipleCriteria([FirstFeasible(), _Deadline(deadline)]))
+                              stop=MultipleCriteria([FirstFeasible(), budget]))
         if not res.best.is_feasible():
             break
         routes = [[act.idx for act in r.schedule() if act.type == pyvrp.ActivityType.CLIENT]

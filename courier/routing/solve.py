@@ -40,6 +40,7 @@ def solve(
     first_solution: str = "auto",
     workers: int = 1,
     solver: str = "ortools",
+    iterations: int | None = None,
 ) -> RoutingResult:
     """Route the stops over the couriers' trips; return trips, drops with reasons, objective.
 
@@ -67,6 +68,10 @@ def solve(
         districts in parallel instead.
     solver
         A name of :data:`courier.routing.backend.BACKENDS`.
+    iterations
+        A work bound in PyVRP iterations (OR-Tools: one solution per
+        :data:`~courier.routing.backend.ITERATIONS_PER_SOLUTION`), over ``solution_limit``.
+        The time limit stays a hard cap; ``cut`` in the result says when it ended the search.
 
     Returns
     -------
@@ -83,7 +88,7 @@ def solve(
     reasons, allowed = prechecks(plain)
     active = sorted(allowed)
     limits = Limits(deadline_s=deadline, seed=seed, solution_limit=solution_limit,
-                    first_solution=first_solution)
+                    first_solution=first_solution, iterations=iterations)
     if workers > 1 and active:
         found = _search_parallel(plain, active, allowed, limits, solver=solver, workers=workers)
     else:
@@ -124,6 +129,7 @@ def _finish(problem: RoutingProblem, reasons: Mapping[int, str], active: Sequenc
         objective=found.objective,
         solve_s=time.perf_counter() - t0,
         status=found.status,
+        cut=found.cut,
     )
 
 
@@ -148,4 +154,6 @@ def _search_parallel(problem: RoutingProblem, active: Sequence[int],
                    for k in range(workers)]
         results = [f.result() for f in futures]
     # A search that found no solution reports objective 0 with every stop left out: rank it last.
-    return min(results, key=lambda r: (not r.found or not r.trips, r.objective))
+    best = min(results, key=lambda r: (not r.found or not r.trips, r.objective))
+    # One seed cut by the clock may have beaten the winner on a rerun.
+    return replace(best, cut=any(r.cut for r in results))
