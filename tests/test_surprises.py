@@ -301,3 +301,32 @@ def test_districts_written_by_a_plan_round_trip(tmp_path: Path) -> None:
     same = sum(again.get(sid) == cid for sid, cid in first.items())
     assert same / len(first) >= 0.95
     assert len(again) >= len(first)  # no more stops left out
+
+    # Editing one polygon moves only the stops it covers: the west half of the busiest
+    # courier's district goes to another courier; every other stop keeps its courier.
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    areas = gpd.read_file(tmp_path / "a" / "districts.geojson")  # as plan b used it
+    busiest = max(set(again.values()), key=lambda c: sum(v == c for v in again.values()))
+    other = next(c for c in areas["courier_id"] if c != busiest)
+    mine = areas.loc[areas["courier_id"] == busiest, "geometry"].iloc[0]
+    minx, miny, maxx, maxy = mine.bounds
+    piece = mine.intersection(box(minx, miny, (minx + maxx) / 2, maxy))
+    areas.loc[areas["courier_id"] == busiest, "geometry"] = mine.difference(piece)
+    theirs = areas.loc[areas["courier_id"] == other, "geometry"].iloc[0]
+    areas.loc[areas["courier_id"] == other, "geometry"] = theirs.union(piece)
+    areas.to_file(tmp_path / "edited.geojson", driver="GeoJSON")
+    code, output = invoke(*base, "--districts", str(tmp_path / "edited.geojson"),
+                          "--out", str(tmp_path / "c"))
+    assert code == 0, output
+    edited = couriers_of("c")
+    with (tmp_path / "b" / "stops.csv").open(encoding="utf-8-sig") as fh:
+        where = {r["stop_id"]: Point(float(r["lon"]), float(r["lat"])) for r in csvlib.DictReader(fh)}
+    edge = piece.boundary.buffer(0.0003)  # about 30 m: stops on the cut line may go either way
+    moved = [sid for sid, pt in where.items() if piece.contains(pt) and not edge.contains(pt)]
+    kept = [sid for sid, pt in where.items() if not piece.contains(pt) and not edge.contains(pt)]
+    assert moved, "the edit should cover some stops"
+    assert all(edited[sid] == other for sid in moved if sid in edited)
+    assert all(edited[sid] == again[sid] for sid in kept if sid in edited)
+    assert len(edited) >= 0.95 * len(again)
