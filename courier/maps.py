@@ -684,8 +684,12 @@ body { font: 15px/1.35 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans 
 .cm-panel:not([open]) summary::after { content: "▴"; }
 .cm-who { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .cm-count { font-weight: 400; color: #555; white-space: nowrap; margin-left: auto; }
-.cm-list { list-style: none; margin: 0; padding: 0; overflow-y: auto;
-  -webkit-overflow-scrolling: touch; }
+/* The list scrolls inside the sheet: a <details> does not lay its content out as a flex
+   item in every browser, so the list gets its own height limit (sheet less its summary). A
+   swipe or the wheel on it scrolls it, never the map or the page behind. */
+.cm-list { list-style: none; margin: 0; padding: 0; overflow-y: auto; flex: 1 1 auto;
+  min-height: 0; max-height: calc(42vh - 50px); overscroll-behavior: contain;
+  touch-action: pan-y; -webkit-overflow-scrolling: touch; }
 .cm-trip { padding: 8px 14px; background: #f3f3f3; font-size: 13px; color: #333; }
 .cm-item { display: flex; align-items: center; gap: 10px; width: 100%; min-height: 52px;
   padding: 6px 14px; border: 0; border-bottom: 1px solid #eee; background: #fff;
@@ -700,6 +704,7 @@ body { font: 15px/1.35 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans 
 @media (min-width: 760px) {
   .cm-panel { left: 12px; right: auto; top: 90px; bottom: auto; width: 340px;
     max-height: calc(100vh - 120px); border-radius: 10px; }
+  .cm-list { max-height: calc(100vh - 170px); }
 }
 """
 

@@ -84,6 +84,9 @@ def _open(driver: Any, page: Path, width: int, height: int, *, mobile: bool) -> 
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile,
     })
+    # A phone has a touch screen: without it, a synthetic finger swipe scrolls nothing.
+    driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled",
+                           {"enabled": mobile, "maxTouchPoints": 5 if mobile else 1})
     driver.get_log("browser")  # drop the previous page's messages
     driver.get(page.as_uri())
     WebDriverWait(driver, 10).until(
@@ -150,6 +153,94 @@ def test_courier_map_on_a_phone(driver: Any, pages: dict[str, Path], plan: DayPl
     time.sleep(0.3)  # let the fly animation settle for the screenshot
     _screenshot(driver, "courier-C1-390x844-popup.png")
     _no_xss(driver)
+    assert _severe_errors(driver) == []
+
+
+LONG_STOPS = 120
+
+
+@pytest.fixture(scope="module")
+def long_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The map of one courier with LONG_STOPS stops on one trip (a Double-11 day)."""
+    from courier.model import Courier, Parcel, Snap, Station, Stop, Trip, Visit
+
+    station = Station(lon=114.05, lat=22.54, name="站")
+    stops, parcels, visits = [], [], []
+    for k in range(LONG_STOPS):
+        lon, lat = 114.05 + 0.0004 * (k % 12), 22.541 + 0.0004 * (k // 12)
+        stops.append(Stop(stop_id=f"S{k:03d}", parcel_ids=(f"P{k:03d}",), lon=lon, lat=lat,
+                          snap=Snap(edge=0, fraction=0.5, distance_m=2.0, lon=lon, lat=lat),
+                          service_s=60, windows_s=(), delivery_parcels=1, delivery_kg=1.0,
+                          delivery_l=5.0,
+                          address=f"福田区 第{k + 1}号楼"))
+        parcels.append(Parcel(f"P{k:03d}", k + 2, lon, lat, address=f"福田区 第{k + 1}号楼"))
+        t = 8 * 3600 + 240 * (k + 1)
+        visits.append(Visit(stop_id=f"S{k:03d}", seq=k + 1, arrival_s=t, start_s=t,
+                            departure_s=t + 60))
+    path = ((station.lon, station.lat), *((s.lon, s.lat) for s in stops),
+            (station.lon, station.lat))
+    trip = Trip("L1", 1, 8 * 3600, visits[-1].departure_s + 600, tuple(visits), 30_000,
+                LONG_STOPS, float(LONG_STOPS), 5.0 * LONG_STOPS, path)
+    plan = DayPlan(station=station, parcels=tuple(parcels), stops=tuple(stops), trips=(trip,),
+                   couriers=(Courier("L1", "etricycle", 200, 300.0, 2000.0, 8 * 3600,
+                                     20 * 3600, name="小王"),),
+                   unassigned=(), rejects=(), sort_lines=())
+    out = tmp_path_factory.mktemp("long")
+    paths = write_files(out, maps.map_pages(plan))
+    return next(p for p in paths if p.stem == "courier-L1")
+
+
+_SHOWN = """
+var el = arguments[0], list = el.closest('.cm-list');
+var r = el.getBoundingClientRect(), box = list.getBoundingClientRect();
+var x = r.left + r.width / 2, y = r.top + r.height / 2;
+var hit = document.elementFromPoint(x, y);
+return r.top >= box.top - 1 && r.bottom <= box.bottom + 1 && r.bottom <= innerHeight + 1
+  && hit !== null && el.contains(hit);
+"""
+
+
+def _swipe_up(driver: Any, x: float, y: float, distance: float) -> None:
+    """A finger put down at (x, y), moved up ``distance`` px in small steps, and lifted."""
+    def touch(kind: str, at_y: float) -> None:
+        points = [] if kind == "touchEnd" else [{"x": x, "y": at_y, "id": 1}]
+        driver.execute_cdp_cmd("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+    touch("touchStart", y)
+    for step in range(1, 11):
+        touch("touchMove", y - distance * step / 10)
+    touch("touchEnd", y - distance)
+
+
+@pytest.mark.parametrize(("width", "height", "mobile"), [(390, 844, True), (1280, 800, False)])
+def test_a_long_stop_list_scrolls_to_its_last_stop(driver: Any, long_page: Path, width: int,
+                                                   height: int, mobile: bool) -> None:
+    _open(driver, long_page, width, height, mobile=mobile)
+    items = driver.find_elements(By.CSS_SELECTOR, ".cm-item")
+    assert len(items) == LONG_STOPS
+    assert driver.execute_script(_SHOWN, items[0])
+    assert not driver.execute_script(_SHOWN, items[-1])
+    box = driver.execute_script(
+        "var b = document.querySelector('.cm-list').getBoundingClientRect();"
+        "return [b.left + b.width / 2,"
+        "        (Math.max(b.top, 0) + Math.min(b.bottom, innerHeight)) / 2];")  # on screen
+    for _ in range(40):  # swipe up with a finger on a phone, the wheel on a desktop
+        if driver.execute_script(_SHOWN, items[-1]):
+            break
+        if mobile:
+            _swipe_up(driver, box[0], box[1], 250)
+        else:
+            driver.execute_cdp_cmd("Input.dispatchMouseEvent", {
+                "type": "mouseWheel", "x": box[0], "y": box[1], "deltaX": 0, "deltaY": 600})
+            time.sleep(0.05)
+    assert driver.execute_script(_SHOWN, items[-1]), driver.execute_script(
+        "var l = document.querySelector('.cm-list'), r = arguments[0].getBoundingClientRect();"
+        "return 'the last stop never came into view: list scrollTop ' + l.scrollTop + ' of '"
+        " + l.scrollHeight + ', list height ' + l.clientHeight + ', last stop at ' + r.top;",
+        items[-1])
+    # The map did not move instead of the list.
+    assert driver.execute_script("return document.querySelector('.cm-list').scrollTop") > 1000
+    _screenshot(driver, f"courier-long-{width}x{height}-last.png")
     assert _severe_errors(driver) == []
 
 
