@@ -440,7 +440,7 @@ def _courier_page(plan: DayPlan, index: _Index, courier_id: str, tiles: str) -> 
         )
         for visit, stop, (lat, lon) in zip(visits, stops, at.tolist(), strict=True):
             n += 1
-            stop_data.append({"n": n, "lat": lat, "lon": lon, "g": g,
+            stop_data.append({"n": n, "lat": lat, "lon": lon, "g": g, "dep": visit.departure_s,
                               "popup": _stop_popup(n, trip, visit, stop, index.parcels)})
             address = _address(stop, index.parcels) or "(no address)"
             items.append(
@@ -644,6 +644,10 @@ body { font: 15px/1.35 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans 
 /* Without tiles (offline, or tiles="none") a paper-like background keeps routes readable. */
 .leaflet-container { background: #f2efe9; font: inherit; }
 .stop-icon, .station-icon, .cm-arrow, .cm-x { background: none; border: none; }
+/* Too many stops for numbers at this zoom: dots, centred where the circles were. */
+.cm-crowded .stop-icon span { width: 14px; height: 14px; margin: 11px; border-width: 2px;
+  font-size: 0; }
+.cm-item.cm-next { box-shadow: inset 4px 0 0 #e67e22; }
 .stop-icon span { display: flex; align-items: center; justify-content: center;
   width: 36px; height: 36px; box-sizing: border-box; border-radius: 50%; color: #fff;
   font-weight: 700; font-size: 15px; border: 3px solid #fff;
@@ -827,6 +831,42 @@ function courierMap(map, data) {
       if (item && item.scrollIntoView) { item.scrollIntoView({block: 'nearest'}); }
     });
   });
+  cmNextStop(data.stops);
+  // Numbered circles that overlap cannot be read: small dots until zoomed in far enough.
+  function crowd() {
+    map.getContainer().classList.toggle('cm-crowded', cmCrowded(map, data.stops, 30));
+  }
+  map.on('zoomend', crowd);
+  crowd();
+}
+function cmNextStop(stops) {
+  // During the day the list opens at the first stop not yet done by the clock, marked.
+  var now = new Date();
+  var sec = now.getHours() * 3600 + now.getMinutes() * 60 + now.getSeconds();
+  if (!stops.length || sec < stops[0].dep - 3600 || sec > stops[stops.length - 1].dep) {
+    return;
+  }
+  var next = 0;
+  while (next < stops.length && stops[next].dep <= sec) { next++; }
+  var item = document.querySelector('.cm-item[data-stop="' + next + '"]');
+  var list = document.querySelector('.cm-list');
+  if (!item || !list) { return; }
+  item.classList.add('cm-next');
+  list.scrollTop = item.parentNode.offsetTop - list.offsetTop;
+}
+function cmCrowded(map, stops, px) {
+  // Median distance on screen from a stop to its nearest neighbour, over up to 300 stops.
+  var pts = [], step = Math.max(1, Math.floor(stops.length / 300));
+  for (var i = 0; i < stops.length; i += step) {
+    pts.push(map.latLngToContainerPoint([stops[i].lat, stops[i].lon]));
+  }
+  if (pts.length < 2) { return false; }
+  var nearest = pts.map(function (a, i) {
+    var best = Infinity;
+    pts.forEach(function (b, j) { if (i !== j) { best = Math.min(best, a.distanceTo(b)); } });
+    return best;
+  }).sort(function (a, b) { return a - b; });
+  return nearest[Math.floor(nearest.length / 2)] < px;
 }
 function overviewMap(map, data) {
   var extra = [];

@@ -215,7 +215,7 @@ def _swipe_up(driver: Any, x: float, y: float, distance: float) -> None:
 @pytest.mark.parametrize(("width", "height", "mobile"), [(390, 844, True), (1280, 800, False)])
 def test_a_long_stop_list_scrolls_to_its_last_stop(driver: Any, long_page: Path, width: int,
                                                    height: int, mobile: bool) -> None:
-    _open(driver, long_page, width, height, mobile=mobile)
+    _open_at(driver, long_page, 5, width, height, mobile=mobile)  # before the day: at the top
     items = driver.find_elements(By.CSS_SELECTOR, ".cm-item")
     assert len(items) == LONG_STOPS
     assert driver.execute_script(_SHOWN, items[0])
@@ -241,6 +241,55 @@ def test_a_long_stop_list_scrolls_to_its_last_stop(driver: Any, long_page: Path,
     # The map did not move instead of the list.
     assert driver.execute_script("return document.querySelector('.cm-list').scrollTop") > 1000
     _screenshot(driver, f"courier-long-{width}x{height}-last.png")
+    assert _severe_errors(driver) == []
+
+
+# The page's clock at HOUR:00 today: a Date made with no arguments is then.
+_CLOCK = """
+(function () {
+  var Real = Date, then = new Real(); then.setHours(HOUR, 0, 0, 0);
+  var t = then.getTime();
+  function Fake() { return arguments.length ? new (Function.prototype.bind.apply(Real,
+    [null].concat([].slice.call(arguments))))() : new Real(t); }
+  Fake.now = function () { return t; }; Fake.UTC = Real.UTC; Fake.parse = Real.parse;
+  Fake.prototype = Real.prototype; window.Date = Fake;
+})();
+"""
+
+
+def _open_at(driver: Any, page: Path, hour: int, width: int, height: int, *,
+             mobile: bool) -> None:
+    """Open the page with its clock at ``hour``:00 (the list opens by the clock)."""
+    script = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                                    {"source": _CLOCK.replace("HOUR", str(hour))})
+    try:
+        _open(driver, page, width, height, mobile=mobile)
+    finally:
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument",
+                               {"identifier": script["identifier"]})
+
+
+def test_the_stop_list_opens_at_the_next_stop_and_crowded_stops_are_dots(
+        driver: Any, long_page: Path) -> None:
+    _open_at(driver, long_page, 12, 390, 844, mobile=True)
+    items = driver.find_elements(By.CSS_SELECTOR, ".cm-item")
+    # Stop k leaves at 08:00 + 4 min x k + 1 min: at 12:00, stops 1-59 are done.
+    nxt = driver.find_elements(By.CSS_SELECTOR, ".cm-item.cm-next")
+    assert [e.get_attribute("data-stop") for e in nxt] == ["59"]
+    assert driver.execute_script(_SHOWN, items[59])
+    assert not driver.execute_script(_SHOWN, items[0])
+    # 120 stops 40 m apart at the opening zoom: dots, not overlapping numbered circles.
+    container = driver.find_element(By.CSS_SELECTOR, ".leaflet-container")
+    assert "cm-crowded" in container.get_attribute("class")
+    dot = driver.find_element(By.CSS_SELECTOR, ".stop-icon span")
+    assert dot.size["width"] <= 16
+    _screenshot(driver, "courier-long-390x844-noon.png")
+    zoom_in = driver.find_element(By.CSS_SELECTOR, ".leaflet-control-zoom-in")
+    for _ in range(4):
+        zoom_in.click()
+        time.sleep(0.4)
+    assert "cm-crowded" not in container.get_attribute("class")
+    assert driver.find_element(By.CSS_SELECTOR, ".stop-icon span").size["width"] >= 32
     assert _severe_errors(driver) == []
 
 
