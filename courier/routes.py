@@ -177,7 +177,8 @@ def budget_s(task: DistrictTask, now_epoch_s: float) -> float:
 # The work budget (PlanConfig.budget "work"): what one core of the reference machine (the
 # 2-core CI box) does in WORK_SHARE of a search's time, so a search normally ends well inside
 # its time cap and the cap only catches a slow or busy machine. PyVRP iterations per second
-# against stops, measured with /tmp/exp/rate.py on Nanshan-Futian districts (12 s, one core):
+# against stops, counted in the stopping criterion of 12 s solves (one core, pinned with
+# taskset) of the stops nearest the station on the synthetic Nanshan-Futian 20k day:
 # 100 stops 379/s, 200: 236-252/s, 400 (3 couriers): 84-128/s, 800 (6): 71-76/s,
 # 1600 (12): 61/s; PyVRP's set-up before the first iteration grows with the square of the
 # stops: 0.9 s at 800, 3.6 s at 1600. The model below stays under those rates.
