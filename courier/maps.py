@@ -278,7 +278,8 @@ def _leaflet_assets() -> tuple[str, str]:
 
 def _base_map(tiles: str, center: tuple[float, float], title: str) -> folium.Map:
     """Return a folium map with the chosen tiles and no CDN links, Leaflet inlined."""
-    m = folium.Map(location=list(center), zoom_start=15, tiles=None, control_scale=True)
+    # The scale bar is ours (metres only, see cmScale), not folium's metric-and-imperial one.
+    m = folium.Map(location=list(center), zoom_start=15, tiles=None, control_scale=False)
     # folium would add <script src=CDN> for Leaflet, jQuery, Bootstrap and awesome-markers.
     m.default_js = []
     m.default_css = []
@@ -764,8 +765,12 @@ function cmOverlays(map, groups, collapsed, extra) {
   (extra || []).forEach(function (e) { overlays[e.label] = e.layer; });
   return L.control.layers(null, overlays, {collapsed: collapsed}).addTo(map);
 }
+function cmScale(map) {  // metres and kilometres: nobody here reads feet
+  L.control.scale({imperial: false}).addTo(map);
+}
 function courierMap(map, data) {
   var panel = document.getElementById('cm-panel');
+  cmScale(map);
   cmGroups(map, data.groups, true, 5);
   data.groups.forEach(function (g) {
     g.arrows.forEach(function (a) {
@@ -870,6 +875,7 @@ function cmCrowded(map, stops, px) {
 }
 function overviewMap(map, data) {
   var extra = [];
+  cmScale(map);
   if (data.districts && data.districts.features.length) {
     var d = L.geoJSON(data.districts, {
       style: function (f) {

@@ -241,6 +241,8 @@ def test_a_long_stop_list_scrolls_to_its_last_stop(driver: Any, long_page: Path,
     # The map did not move instead of the list.
     assert driver.execute_script("return document.querySelector('.cm-list').scrollTop") > 1000
     _screenshot(driver, f"courier-long-{width}x{height}-last.png")
+    scale = driver.find_elements(By.CSS_SELECTOR, ".leaflet-control-scale-line")
+    assert len(scale) == 1 and scale[0].text.endswith(("m", "km"))  # metres, no feet
     assert _severe_errors(driver) == []
 
 
