@@ -19,8 +19,9 @@ __all__ = ["BACKENDS", "EXTRACT_RESERVE_S", "FIRST_SOLUTION_NAMES", "ITERATIONS_
 
 # Time a backend keeps back from its deadline for turning its solution into trips.
 EXTRACT_RESERVE_S = 0.05
-# PyVRP iterations per unit of ``solution_limit``, and per OR-Tools solution of a work budget:
-# neither solver counts the other's unit, so one is turned into the other.
+# PyVRP iterations per unit of ``solution_limit``, and per OR-Tools solution of a work bound:
+# neither solver counts the other's unit, so :func:`courier.routing.solve` turns a solution
+# limit into iterations and the OR-Tools backend turns iterations back into solutions.
 ITERATIONS_PER_SOLUTION = 200
 # OR-Tools construction heuristics a caller may ask for ("auto": chosen by the problem).
 FIRST_SOLUTION_NAMES = (
@@ -41,15 +42,14 @@ class Limits:
 
     ``deadline_s`` is a moment of :func:`time.perf_counter` in the calling process: a hard
     cap. ``iterations`` (PyVRP's unit of work; OR-Tools gets one solution per
-    ``ITERATIONS_PER_SOLUTION``) or ``solution_limit`` bound the search by work, so that it
-    depends only on the input and the seed when the deadline does not cut it first.
+    ``ITERATIONS_PER_SOLUTION``), when given, bounds the search by work, so that it depends
+    only on the input and the seed when the deadline does not cut it first.
     ``first_solution`` names an OR-Tools construction heuristic (``"auto"``: by the problem);
     other backends ignore it.
     """
 
     deadline_s: float
     seed: int = 0
-    solution_limit: int | None = None
     first_solution: str = "auto"
     iterations: int | None = None
 

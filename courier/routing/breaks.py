@@ -91,10 +91,9 @@ def place_breaks(problem: RoutingProblem, result: RoutingResult) -> RoutingResul
     drops = sorted([*result.drops, *(Drop(node, "dropped") for node in dropped)],
                    key=lambda d: d.node)
     objective = result.objective + (extra_s if problem.objective == "time" else 0)
-    return RoutingResult(trips=tuple(trips), drops=tuple(drops), objective=objective,
-                         solve_s=result.solve_s, status=result.status, breaks=tuple(breaks),
-                         cut=result.cut,
-                         warnings=tuple(notes))
+    # Everything else (solve time, status, cut) carries over from the search.
+    return replace(result, trips=tuple(trips), drops=tuple(drops), objective=objective,
+                   breaks=tuple(breaks), warnings=tuple(notes))
 
 
 _Day = tuple[int, int, list[RoutedTrip]]  # last return, break start, trips

@@ -40,8 +40,8 @@ _EXTRACT_RESERVE_S = EXTRACT_RESERVE_S
 # A first-solution probe may take at most 1 / this of the time left: a probe that fails to
 # insert (it happens with windows and chained trips) leaves time for the next ones.
 _PROBE_SHARE = 3
-# A search that ends this close to its deadline is taken as cut by it.
-_CUT_SLACK_S = _EXTRACT_RESERVE_S + 0.02
+# A search that ends this close to its time limit is taken as cut by it.
+_CUT_SLACK_S = 0.02
 
 _FIRST_SOLUTION = routing_enums_pb2.FirstSolutionStrategy
 _METAHEURISTIC = routing_enums_pb2.LocalSearchMetaheuristic
@@ -62,10 +62,11 @@ class OrTools:
         start = _first_solution(problem, order, model, deadline=limits.deadline_s,
                                 first_solution=limits.first_solution)
         remaining = limits.deadline_s - time.perf_counter() - _EXTRACT_RESERVE_S
-        solutions = limits.solution_limit
-        if limits.iterations is not None:
-            solutions = max(1, limits.iterations // ITERATIONS_PER_SOLUTION)
-        params = _search_parameters(problem, order, time_limit_s=max(remaining, 0.001),
+        solutions = (None if limits.iterations is None
+                     else max(1, limits.iterations // ITERATIONS_PER_SOLUTION))
+        search_s = max(remaining, 0.001)
+        search_end = time.perf_counter() + search_s
+        params = _search_parameters(problem, order, time_limit_s=search_s,
                                     solution_limit=solutions,
                                     first_solution=limits.first_solution)
         if start is not None:
@@ -75,7 +76,7 @@ class OrTools:
             solution = model.routing.SolveWithParameters(params)
         status = _status_name(model.routing)
         # OR-Tools' status does not tell the time limit from the solution limit: the clock does.
-        cut = solutions is not None and time.perf_counter() >= limits.deadline_s - _CUT_SLACK_S
+        cut = solutions is not None and time.perf_counter() >= search_end - _CUT_SLACK_S
         if solution is None:
             logger.warning("routing found no solution in its time (%s); every stop is left out",
                            status)

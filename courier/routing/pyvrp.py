@@ -31,7 +31,7 @@ import pyvrp
 from pyvrp.exceptions import PenaltyBoundWarning
 from pyvrp.stop import FirstFeasible, MultipleCriteria
 
-from courier.routing.backend import EXTRACT_RESERVE_S, ITERATIONS_PER_SOLUTION, Limits, Search
+from courier.routing.backend import EXTRACT_RESERVE_S, Limits, Search
 from courier.routing.problem import RoutingProblem, drop_penalty_of, no_path_cost
 
 __all__ = ["BACKEND"]
@@ -52,7 +52,8 @@ class PyVrp:
 
     def search(self, problem: RoutingProblem, active: Sequence[int],
                allowed: Mapping[int, Sequence[int]], limits: Limits) -> Search:
-        """Translate the ``active`` stops to PyVRP, search to the deadline, and read the routes.
+        """Translate the ``active`` stops to PyVRP, search (to the work bound when there is
+        one, the deadline a cap; else to the deadline), and read the routes.
 
         ``allowed`` is not passed on: PyVRP finds by itself that a vehicle cannot serve a stop.
         """
@@ -61,7 +62,7 @@ class PyVrp:
         t0 = time.perf_counter()
         active = sorted(active)
         data, client_node, type_members = _data(problem, active)
-        work = _work_of(limits)
+        work = None if limits.iterations is None else max(1, limits.iterations)
         # A deadline on our clock, not MaxRuntime: PyVRP starts that clock after its own set-up
         # (neighbourhoods, a first solution), measured at 0.3 s on 200 stops with windows.
         deadline = limits.deadline_s - _EXTRACT_RESERVE_S
@@ -102,8 +103,10 @@ class PyVrp:
         objective = int(best.distance_cost() + best.duration_cost() + best.fixed_vehicle_cost()
                         + sum(drop_penalty_of(problem, node)
                               for node in active if node not in served))
-        # Without a work bound the deadline is the plan's end, not a cut.
-        cut = work is not None and (stop.cut or (fleet.cut and fleet.iterations is not None))
+        # Without a work bound the deadline is the plan's end, not a cut. Under one, the fleet
+        # probes and the search share the deadline, and PyVRP asks ``stop`` at least once, so
+        # a fleet cut by the clock is a search cut too.
+        cut = work is not None and stop.cut
         return Search(trips=tuple(raw), objective=objective,
                       status="FEASIBLE" if best.is_feasible() else "INFEASIBLE", reasons=reasons,
                       cut=cut)
@@ -126,15 +129,6 @@ def _trips_of(route: Any, vehicle: int,
             for trip_no in sorted(by_trip)]
 
 
-def _work_of(limits: Limits) -> int | None:
-    """Return the iterations the search may do, or None when only the deadline bounds it."""
-    if limits.iterations is not None:
-        return max(1, limits.iterations)
-    if limits.solution_limit is not None:
-        return limits.solution_limit * ITERATIONS_PER_SOLUTION
-    return None
-
-
 class _Budget:
     """A PyVRP stopping criterion: stop after ``iterations`` calls (one per iteration) or when
     the clock passes ``deadline``, whichever comes first; ``cut`` says it was the clock.
@@ -149,7 +143,7 @@ class _Budget:
         self.cut = False
 
     def spent(self) -> bool:
-        """Whether the work or the time is used up (checked between solves)."""
+        """Whether the work or the time is used up (every iteration, and between solves)."""
         if time.perf_counter() >= self.deadline:
             self.cut = True
         return self.cut or (self.iterations is not None and self.calls >= self.iterations)

@@ -15,7 +15,14 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
-from courier.routing.backend import BACKENDS, FIRST_SOLUTION_NAMES, Limits, Search, get_backend
+from courier.routing.backend import (
+    BACKENDS,
+    FIRST_SOLUTION_NAMES,
+    ITERATIONS_PER_SOLUTION,
+    Limits,
+    Search,
+    get_backend,
+)
 from courier.routing.breaks import place_breaks, without_breaks
 from courier.routing.prechecks import prechecks
 from courier.routing.problem import Drop, RoutingProblem, RoutingResult
@@ -87,8 +94,10 @@ def solve(
     deadline = max(t0 + time_limit_s * share, time.perf_counter() + _MIN_SEARCH_S)
     reasons, allowed = prechecks(plain)
     active = sorted(allowed)
-    limits = Limits(deadline_s=deadline, seed=seed, solution_limit=solution_limit,
-                    first_solution=first_solution, iterations=iterations)
+    if iterations is None and solution_limit is not None:
+        iterations = solution_limit * ITERATIONS_PER_SOLUTION
+    limits = Limits(deadline_s=deadline, seed=seed, first_solution=first_solution,
+                    iterations=iterations)
     if workers > 1 and active:
         found = _search_parallel(plain, active, allowed, limits, solver=solver, workers=workers)
     else:
