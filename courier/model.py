@@ -277,8 +277,9 @@ class SearchWork:
     ``solves`` searches ran (districts, seeds of a joint problem, re-solves of evening out);
     ``cut`` of them ended at the time limit before their work bound, and ``repair_cut`` says
     the time limit stopped the repair before it had tried every left-out stop. Under a work
-    budget a plan with no cut is the same on every run and machine for the same inputs, seed
-    and time limit. ``iterations`` is the work planned (PyVRP iterations) over all solves.
+    budget a plan with no cut is the same on every run and machine for the same inputs, seed,
+    time limit and ``--workers`` (which sizes the work). ``iterations`` is the work planned
+    (PyVRP iterations) over all solves.
     """
 
     budget: str = "time"

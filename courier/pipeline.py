@@ -69,21 +69,35 @@ _REPAIR_NEAREST = 3
 _REPAIRABLE = frozenset({"dropped", "no_solution"})
 # Cores a work budget is sized for when --workers is not given: the plan must not depend on
 # the machine (or the Dask cluster) it runs on, so neither may its amount of work.
-WORK_LANES = 2
+_WORK_LANES = 2
 
 
-def work_lanes(config: PlanConfig) -> int:
-    """Return the cores the work budget is sized for: ``config.workers``, else WORK_LANES."""
-    return config.workers or WORK_LANES
+def _work_lanes(config: PlanConfig) -> int:
+    """Return the cores the work budget is sized for: ``config.workers``, else _WORK_LANES."""
+    return config.workers or _WORK_LANES
 
 
-def by_work(config: PlanConfig) -> bool:
+def _by_work(config: PlanConfig) -> bool:
     """Whether the searches get a work budget sized to the day (a --solution-limit given by
     hand fixes the work instead)."""
     return config.budget == Budget.WORK and config.solution_limit is None
 
 
-def search_s(config: PlanConfig) -> float:
+def _fixed_work(config: PlanConfig) -> bool:
+    """Whether the work is fixed, by the budget or by a --solution-limit: then how many
+    searches run at once must not depend on the machine either."""
+    return config.budget == Budget.WORK or config.solution_limit is not None
+
+
+def _search_slots(config: PlanConfig, client: Client | None) -> int:
+    """Return how many searches run side by side: the budget's cores under fixed work, else
+    the cluster's threads or this machine's cores (``config.workers``, 0 = all)."""
+    if _fixed_work(config):
+        return _work_lanes(config)
+    return slots_of(client, config.workers or os.cpu_count() or 1)
+
+
+def _search_s(config: PlanConfig) -> float:
     """Return the nominal seconds of the searches: the time limit less the repair's share."""
     return config.time_limit_s * (1 - _REPAIR_SHARE)
 
@@ -170,15 +184,12 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
 
     tick = time.perf_counter()
     unassigned = list(snapped.unassigned)
-    resolves = resolves_cut = resolve_iterations = 0
     if joint:
-        tasks, solved, slots, matrix_s = _route_joint(day, snapped, graphs, config,
-                                                      deadline=search_deadline, client=client,
-                                                      progress=progress)
+        tasks, solved, searched, matrix_s = _route_joint(day, snapped, graphs, config,
+                                                         deadline=search_deadline,
+                                                         client=client, progress=progress)
         split = replace(split, courier_of={v.stop_id: t.courier_id for s in solved
                                            for t in s.trips for v in t.visits})
-        # The other seeds, searched as hard as the winner.
-        resolves, resolve_iterations = slots - 1, (slots - 1) * (tasks[0].iterations or 0)
     else:
         by_courier: dict[str, list[Stop]] = {}
         for stop in snapped.stops:
@@ -187,26 +198,26 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
                 unassigned.extend(_unassign(stop, "no_courier"))
             else:
                 by_courier.setdefault(cid, []).append(stop)
-        tasks, solved, slots, matrix_s = _route(day, by_courier, snapped, graphs,
-                                                config, deadline=search_deadline, client=client,
-                                                progress=progress)
+        tasks, solved, searched, matrix_s = _route(day, by_courier, snapped, graphs,
+                                                   config, deadline=search_deadline,
+                                                   client=client, progress=progress)
     if not joint and day.districts is None and len(tasks) >= config.rebalance.min_districts:
         xy_of = {stop.stop_id: (float(xy[i, 0]), float(xy[i, 1]))
                  for i, stop in enumerate(snapped.stops)}
         left = max(0.0, search_deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
         progress("evening out the longest days", 0, 0)
-        work = by_work(config)
-        bounded = work or config.solution_limit is not None
+        round_work_s = (config.rebalance.share * _search_s(config)
+                        / max(config.rebalance.rounds, 1)) if _by_work(config) else None
         effort = Effort(deadline_epoch_s=time.time() + left,
-                        slots=work_lanes(config) if bounded else slots,
-                        round_work_s=(config.rebalance.share * search_s(config)
-                                      / max(config.rebalance.rounds, 1)) if work else None)
+                        slots=_search_slots(config, client), round_work_s=round_work_s)
         evened = rebalance(tasks, solved, xy_of, effort, graphs=graphs, client=client,
                            config=config.rebalance)
         tasks, solved = evened.tasks, evened.solved
         matrix_s += evened.matrix_s
-        resolves, resolves_cut = evened.resolves, evened.cut
-        resolve_iterations = evened.iterations
+        # The re-solves count on top of the first searches, kept or not.
+        searched = replace(searched, solves=searched.solves + evened.resolves,
+                           cut=searched.cut + evened.cut,
+                           iterations=searched.iterations + evened.iterations)
         split = replace(split, courier_of={**split.courier_of, **{
             stop.stop_id: task.couriers[0].courier_id for task in tasks for stop in task.stops}})
     timings["matrices"] = matrix_s
@@ -235,12 +246,7 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
                       bag_capacity_parcels=config.bag_capacity_parcels)
     timings["sort_plan"] = time.perf_counter() - tick
     unassigned.extend(u for stop in over for u in _unassign(stop, "no_courier"))
-    left_out = sum(1 for s in solved for _, code in s.drops if code in _REPAIRABLE)
-    searched = SearchWork(
-        budget=str(config.budget), solves=len(tasks) + resolves,
-        cut=sum(s.cut for s in solved) + resolves_cut,
-        iterations=sum(t.iterations or 0 for t in tasks) + resolve_iterations,
-        repair_cut=config.budget == Budget.WORK and len(fixed.tried) < left_out)
+    searched = replace(searched, repair_cut=fixed.out_of_time)
     notes = [*snapped.warnings, *split.notes, *_outside_warning(split.outside, day.districts_source),
              *(w for s in solved for w in s.warnings), *_cut_warning(searched)]
     return DayPlan(
@@ -319,17 +325,17 @@ def _options(config: PlanConfig, seed_offset: int = 0) -> RouteOptions:
 def _route_joint(day: Day, snapped: Snapped,
                  graphs: Mapping[str, StreetGraph], config: PlanConfig, *, deadline: float,
                  client: Client | None, progress: Progress = _quiet,
-                 ) -> tuple[list[DistrictTask], list[DistrictRoutes], int, float]:
+                 ) -> tuple[list[DistrictTask], list[DistrictRoutes], SearchWork, float]:
     """Route the whole day as one problem: as many seeded searches in parallel as there are
     cores (``config.workers``; worker processes, or tasks on a Dask cluster), the best kept
     (fewest stops left out, then the lowest objective, then the lowest seed). Local and Dask
     runs are the same searches, so they give the same plan under a work budget (as many seeds
     as the budget's cores, each with one core's work)."""
-    work = by_work(config)
-    bounded = work or config.solution_limit is not None
-    slots = work_lanes(config) if bounded else slots_of(None, config.workers or os.cpu_count() or 1)
+    # This machine's cores under a time budget, not a cluster's: the seeds are one problem.
+    slots = _search_slots(config, None)
     remaining = max(_MIN_ROUTING_S, deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
-    iterations = iterations_for(len(snapped.stops), search_s(config)) if work else None
+    iterations = (iterations_for(len(snapped.stops), _search_s(config)) if _by_work(config)
+                  else None)
     tasks = [DistrictTask(couriers=tuple(day.couriers), stops=snapped.stops,
                           station_lonlat=(snapped.station.lon, snapped.station.lat),
                           deadline_epoch_s=time.time() + remaining, options=_options(config, k),
@@ -342,9 +348,9 @@ def _route_joint(day: Day, snapped: Snapped,
         f"searching {len(snapped.stops):,} stops x {len(day.couriers)} couriers", d, n))
     best = min(range(slots), key=lambda k: (_dropped_parcels(tasks[k], solved[k]),
                                             solved[k].objective, k))
-    # A seed the clock cut might have won on a rerun: the winner carries that.
-    chosen = replace(solved[best], cut=any(s.cut for s in solved))
-    return [tasks[best]], [chosen], slots, sum(s.matrix_s for s in solved)
+    # Every seed counts: one the clock cut might have won on a rerun.
+    return [tasks[best]], [solved[best]], _searched(config, tasks, solved), sum(
+        s.matrix_s for s in solved)
 
 
 def _dropped_parcels(task: DistrictTask, routes: DistrictRoutes) -> int:
@@ -355,14 +361,13 @@ def _dropped_parcels(task: DistrictTask, routes: DistrictRoutes) -> int:
 def _route(day: Day, by_courier: Mapping[str, list[Stop]], snapped: Snapped,
            graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
            deadline: float, client: Client | None, progress: Progress = _quiet,
-           ) -> tuple[list[DistrictTask], list[DistrictRoutes], int, float]:
-    """Route every district (largest first); return the tasks, their routes, the parallel
-    slots and the matrix seconds. Automatic districts keep a share of the time to even out
-    the longest days afterwards (:mod:`courier.rebalance`)."""
+           ) -> tuple[list[DistrictTask], list[DistrictRoutes], SearchWork, float]:
+    """Route every district (largest first); return the tasks, their routes, the count of
+    the searches (:func:`_searched`) and the matrix seconds. Automatic districts keep a
+    share of the time to even out the longest days afterwards (:mod:`courier.rebalance`)."""
     roster = {c.courier_id: c for c in day.couriers}
     order = sorted(by_courier, key=lambda cid: (-len(by_courier[cid]), cid))
-    slots = slots_of(client, config.workers or os.cpu_count() or 1)
-    workers = max(1, min(slots, len(order)))
+    workers = max(1, min(slots_of(client, config.workers or os.cpu_count() or 1), len(order)))
     remaining = max(_MIN_ROUTING_S, deadline - time.perf_counter() - _ASSEMBLY_RESERVE_S)
     rebalancing = day.districts is None and len(order) >= config.rebalance.min_districts
     first_s = remaining * (1 - config.rebalance.share) if rebalancing else remaining
@@ -381,16 +386,24 @@ def _route(day: Day, by_courier: Mapping[str, list[Stop]], snapped: Snapped,
     progress("routing the districts", 0, len(tasks))
     solved = route_districts(tasks, graphs, workers, client=client,
                              on_done=lambda d, n: progress("routing the districts", d, n))
-    return tasks, solved, slots, sum(s.matrix_s for s in solved)
+    return tasks, solved, _searched(config, tasks, solved), sum(s.matrix_s for s in solved)
+
+
+def _searched(config: PlanConfig, tasks: Sequence[DistrictTask],
+              solved: Sequence[DistrictRoutes]) -> SearchWork:
+    """Count the searches run: how many, how many the clock cut, and their planned work."""
+    return SearchWork(budget=str(config.budget), solves=len(solved),
+                      cut=sum(s.cut for s in solved),
+                      iterations=sum(t.iterations or 0 for t in tasks))
 
 
 def _district_iterations(sizes: Sequence[int], config: PlanConfig, *,
                          share: float) -> list[int | None]:
     """Return each district's work budget (None under a time budget): the budget's cores x
     ``share`` of the search seconds, split in proportion to stops, as iterations."""
-    if not by_work(config):
+    if not _by_work(config):
         return [None] * len(sizes)
-    core_s = work_lanes(config) * share * search_s(config)
+    core_s = _work_lanes(config) * share * _search_s(config)
     total = max(sum(sizes), 1)
     return [iterations_for(n, core_s * n / total) for n in sizes]
 

@@ -38,12 +38,14 @@ _FINAL_S = 0.5
 
 @dataclass(frozen=True, slots=True)
 class Repaired:
-    """The days after repair: trips and lunches of every courier, and the stops taken in."""
+    """The days after repair: trips and lunches of every courier, the stops taken in, those
+    tried, and whether the deadline came before every left-out stop was tried."""
 
     trips: tuple[Trip, ...]
     breaks: Mapping[str, tuple[int, int]]
     inserted: tuple[str, ...]
     tried: tuple[str, ...]
+    out_of_time: bool = False
 
 
 @dataclass(slots=True)
@@ -121,7 +123,7 @@ def repair(*, couriers: Sequence[Courier], trips: Sequence[Trip],
             new_breaks[cid] = lunch
     kept.sort(key=lambda t: (t.courier_id, t.trip))
     return Repaired(trips=tuple(kept), breaks=new_breaks, inserted=tuple(inserted),
-                    tried=tuple(tried))
+                    tried=tuple(tried), out_of_time=len(tried) < len(order))
 
 
 def _days(couriers: Sequence[Courier], trips: Sequence[Trip],
