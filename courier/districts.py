@@ -566,7 +566,7 @@ def district_polygons(courier_of: Mapping[str, str], stops: Sequence[Stop], *, x
     Each stop gets the cell of the plane nearer to it than to any other stop (a Voronoi
     diagram); a courier's district is the union of their stops' cells, clipped to the stops'
     area plus a margin. Passed back with ``--districts``, every stop falls in its own
-    courier's polygon again.
+    courier's polygon again, except where couriers share a spot (the first one's cell).
     """
     rows: dict[str, list[int]] = {}
     first_at: dict[tuple[float, float], str] = {}
@@ -583,11 +583,9 @@ def district_polygons(courier_of: Mapping[str, str], stops: Sequence[Stop], *, x
     points = np.array(list(first_at))
     owner = list(first_at.values())
     area = shapely.concave_hull(shapely.multipoints(points), ratio=0.4).buffer(_DISTRICT_MARGIN_M)
-    if len(points) >= 3:
-        cells = list(shapely.get_parts(shapely.voronoi_polygons(
-            shapely.multipoints(points), extend_to=area, ordered=True)))
-    else:  # too few points for a diagram: the area, split nowhere
-        cells = [area] * len(points)
+    # One cell per point, in their order (shapely >= 2.1), also for one or two points.
+    cells = list(shapely.get_parts(shapely.voronoi_polygons(
+        shapely.multipoints(points), extend_to=area, ordered=True)))
     shapes = []
     for cid in ids:
         mine = [cells[k] for k, o in enumerate(owner) if o == cid]
