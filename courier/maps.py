@@ -860,8 +860,10 @@ function cmNextStop(stops) {
   list.scrollTop = item.parentNode.offsetTop - list.offsetTop;
 }
 function cmCrowded(map, stops, px) {
-  // Median distance on screen from a stop to its nearest neighbour, over up to 300 stops.
-  var pts = [], step = Math.max(1, Math.floor(stops.length / 300));
+  // Median distance on screen from a stop to its nearest neighbour, over at most 300 stops.
+  // Every step-th stop of an area spread out stands about sqrt(step) times farther from its
+  // nearest sampled neighbour, so the threshold grows by as much.
+  var pts = [], step = Math.max(1, Math.ceil(stops.length / 300));
   for (var i = 0; i < stops.length; i += step) {
     pts.push(map.latLngToContainerPoint([stops[i].lat, stops[i].lon]));
   }
@@ -871,7 +873,7 @@ function cmCrowded(map, stops, px) {
     pts.forEach(function (b, j) { if (i !== j) { best = Math.min(best, a.distanceTo(b)); } });
     return best;
   }).sort(function (a, b) { return a - b; });
-  return nearest[Math.floor(nearest.length / 2)] < px;
+  return nearest[Math.floor(nearest.length / 2)] < px * Math.sqrt(step);
 }
 function overviewMap(map, data) {
   var extra = [];

@@ -299,6 +299,7 @@ def test_districts_written_by_a_plan_round_trip(tmp_path: Path) -> None:
 
     first, again = couriers_of("a"), couriers_of("b")
     same = sum(again.get(sid) == cid for sid, cid in first.items())
+    # Not all: stops of two couriers on one spot share a cell (the first one's courier).
     assert same / len(first) >= 0.95
     assert len(again) >= len(first)  # no more stops left out
 
@@ -327,6 +328,6 @@ def test_districts_written_by_a_plan_round_trip(tmp_path: Path) -> None:
     moved = [sid for sid, pt in where.items() if piece.contains(pt) and not edge.contains(pt)]
     kept = [sid for sid, pt in where.items() if not piece.contains(pt) and not edge.contains(pt)]
     assert moved, "the edit should cover some stops"
-    assert all(edited[sid] == other for sid in moved if sid in edited)
-    assert all(edited[sid] == again[sid] for sid in kept if sid in edited)
+    assert all(edited.get(sid) == other for sid in moved)
+    assert all(edited.get(sid) == again[sid] for sid in kept)
     assert len(edited) >= 0.95 * len(again)
