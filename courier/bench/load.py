@@ -314,7 +314,8 @@ def run(streets: Path, sweep: Sweep, *, client: Client | None = None,
         limit = sweep.search_limit_s
         if limit is not None:
             step = functools.partial(_prefixed, progress, f"{volume} parcels") if progress else None
-            # The probes are bounded by their time, as before: no solution limit.
+            # The probes have the sweep's budget (the work budget by default, sized to their
+            # shorter time limit) and no solution limit.
             probe = replace(config, time_limit_s=limit, solution_limit=None)
             found = couriers_needed(inputs, start=len(inputs.day.couriers), config=probe,
                                     client=client, progress=step)
@@ -334,6 +335,7 @@ def _result(streets: Path, sweep: Sweep, points: list[dict[str, Any]]) -> dict[s
         "time_limit_s": sweep.time_limit_s,
         "search_time_limit_s": sweep.search_limit_s,
         "solution_limit": sweep.solution_limit,
+        "budget": str(sweep.config().budget),
         "points": points,
         "time_exponent": time_exponent([p["volume"] for p in points], [p["plan_s"] for p in points]),
         "maxrss_mb": maxrss_mb(),
