@@ -518,13 +518,18 @@ def history_compare(
         from courier.config import DETOUR_FACTOR
         from courier.errors import InputError
 
+        if coords == Coords.AUTO:
+            # Telling GCJ-02 by the streets needs a street network, which this has not.
+            raise InputError("history compare: --coords auto is not supported (no street "
+                             "network to test the datum against); give wgs84, gcj02 or bd09")
         if streets is not None:
             raise InputError("--streets is not supported by history compare yet: distances are "
                              "great-circle x --detour (no street network of the records' city here)")
         table = history.read_history(deliveries, fmt=format.value, coords=coords.value)
         try:
             params = history.CompareParams(
-                min_stops=min_stops, service_s=service, detour=detour or DETOUR_FACTOR,
+                min_stops=min_stops, service_s=service,
+                detour=DETOUR_FACTOR if detour is None else detour,
                 time_limit_s=time_limit, seed=seed, zone_bands=zone_bands or None)
         except ValueError as exc:
             raise InputError(f"history compare: {exc}") from None

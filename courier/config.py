@@ -121,8 +121,8 @@ def load_profiles(path: Path) -> dict[str, VehicleProfile]:
 class Solver(enum.StrEnum):
     """Routing backends (see :mod:`courier.routing.backend`)."""
 
-    ORTOOLS = "ortools"  # the default: every constraint of a station
-    PYVRP = "pyvrp"  # PyVRP's iterated local search; lunch is placed after routing, as for OR-Tools
+    ORTOOLS = "ortools"  # OR-Tools' guided local search: every constraint of a station
+    PYVRP = "pyvrp"  # the default: PyVRP's iterated local search; lunch placed after routing
 
 
 class Strategy(enum.StrEnum):
@@ -423,8 +423,8 @@ def _refuse_unknown(data: Mapping[str, Any], known: set[str], what: str) -> None
 
 
 def _typed(kind: type, values: Mapping[str, Any], what: str) -> dict[str, Any]:
-    """Check plain values against the field types of ``kind``: a number where a number goes
-    (an int for a whole number), a bool where a flag goes, text where text goes."""
+    """Check plain values against the number fields of ``kind``: a number where a number
+    goes, a whole number where an int goes (2.0 becomes 2); a bool is not a number."""
     out = dict(values)
     problems = []
     for f in fields(kind):

@@ -123,7 +123,7 @@ def read_history(
     """
     if fmt not in ("lade", "csv"):
         raise ValueError(f"fmt must be 'lade' or 'csv', got {fmt!r}")
-    if coords not in ("auto", "wgs84", "gcj02", "bd09"):
+    if coords not in ("wgs84", "gcj02", "bd09"):
         raise ValueError(f"coords must be 'wgs84', 'gcj02' or 'bd09', got {coords!r}")
     table = read_table(Path(path))
     if table.empty:

@@ -10,9 +10,8 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["DAY_S", "esc", "hhmm", "hhmmss", "parse_time_s"]
+__all__ = ["esc", "hhmm", "hhmmss", "parse_time_s"]
 
-DAY_S = 24 * 3600
 # Latest clock time accepted: overnight work up to the next day's midnight.
 _MAX_HOURS = 48
 
@@ -33,9 +32,10 @@ def parse_time_s(text: str) -> int:
     if not match:
         raise ValueError("not a time of day; allowed: HH:MM, HH:MM:SS or YYYY-MM-DD HH:MM")
     h, m, s = int(match["h"]), int(match["m"]), int(match["s"] or 0)
-    if h > _MAX_HOURS or m > 59 or s > 59:
-        raise ValueError(f"hours 0-{_MAX_HOURS}, minutes and seconds 0-59")
-    return h * 3600 + m * 60 + s
+    total = h * 3600 + m * 60 + s
+    if m > 59 or s > 59 or total > _MAX_HOURS * 3600:
+        raise ValueError(f"minutes and seconds 0-59, up to {_MAX_HOURS}:00")
+    return total
 
 
 def hhmm(seconds: int) -> str:

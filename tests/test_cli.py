@@ -64,6 +64,11 @@ def invoke(*args: str) -> tuple[int, str]:
      "--streets is not supported by history compare yet"),
     (("history", "compare", "--deliveries", str(DATA / "history_lade.csv"), "--detour", "0.5"),
      "detour >= 1"),
+    # 0 is a value, not "use the default".
+    (("history", "compare", "--deliveries", str(DATA / "history_lade.csv"), "--detour", "0"),
+     "detour >= 1"),
+    (("history", "compare", "--deliveries", str(DATA / "history_lade.csv"), "--coords", "auto"),
+     "--coords auto is not supported"),
 ])
 def test_bad_flags_exit_2_with_the_message(tmp_path: Path, args: tuple[str, ...],
                                            message: str) -> None:

@@ -91,6 +91,10 @@ def test_times_and_addresses() -> None:
     assert parse_time_s("2026-11-11 21:05:09") == 21 * 3600 + 5 * 60 + 9
     with pytest.raises(ValueError):
         parse_time_s("25:99")
+    # Overnight work up to the next day's midnight, not a minute beyond.
+    assert parse_time_s("48:00") == 48 * 3600
+    with pytest.raises(ValueError, match="up to 48:00"):
+        parse_time_s("48:30")
     assert normalise_address("深圳市 福田区，香梅路１号") == normalise_address("深圳市福田区香梅路1号")
 
 
