@@ -14,7 +14,7 @@ import importlib.resources
 import platform
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -205,8 +205,7 @@ def demo_inputs(*, seed: int = 0, options: ReadOptions | None = None) -> Inputs:
     sources = {**inputs.sources, "parcels": demo, "couriers": demo, "lockers": demo,
                "streets": Source(kind="file", name=f"demo: {DEMO.streets_file}",
                                  sha256=io.file_sha256(path))}
-    return Inputs(day=inputs.day, graphs=inputs.graphs, sources=sources,
-                  timings_s=inputs.timings_s, demo=True)
+    return replace(inputs, sources=sources, demo=True)
 
 
 def run(inputs: Inputs, config: PlanConfig, *, client: Client | None = None,
