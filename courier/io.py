@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -315,9 +316,21 @@ def write_text(path: Path, text: str) -> None:
 
 
 def file_sha256(path: Path) -> str:
-    """Return the SHA-256 of a file's bytes (inputs are recorded by content, not by name)."""
+    """Return the SHA-256 of a file's bytes (inputs are recorded by content, not by name).
+
+    Read once per run: the street cache's key and the plan's record of its inputs ask for the
+    same file's digest, for every vehicle profile (a city's PBF is hundreds of MB). A file
+    rewritten since has another size or modification time, so it is read again.
+    """
+    p = Path(path).resolve()
+    st = p.stat()
+    return _sha256_of(p, st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256_of(path: Path, size: int, mtime_ns: int) -> str:
     digest = hashlib.sha256()
-    with Path(path).open("rb") as fh:
+    with path.open("rb") as fh:
         for block in iter(lambda: fh.read(2**20), b""):
             digest.update(block)
     return digest.hexdigest()

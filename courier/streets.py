@@ -35,6 +35,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from courier.config import VehicleProfile
 from courier.errors import InputError
+from courier.io import file_sha256
 from courier.model import UNREACHABLE, FloatArray, IntArray, Snap, StreetGraph
 
 __all__ = [
@@ -487,10 +488,7 @@ def _suffix(path: Path) -> str | None:
 def _cache_key(path: Path, profile: VehicleProfile, bbox: Any) -> str:
     # The key hashes the file's bytes, not its name or mtime: a changed file can never be
     # served from a stale cache.
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(functools.partial(fh.read, 2**20), b""):
-            digest.update(block)
+    digest = hashlib.sha256(file_sha256(path).encode())
     digest.update(repr(profile).encode())
     digest.update(repr(bbox).encode())
     digest.update(f"format={_CACHE_FORMAT}".encode())

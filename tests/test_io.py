@@ -117,3 +117,15 @@ def test_file_sha256_is_of_the_bytes() -> None:
 
     path = DATA / "parcels_tiny.csv"
     assert io.file_sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_file_sha256_reads_a_rewritten_file_again(tmp_path: Path) -> None:
+    import hashlib
+    import os
+
+    path = tmp_path / "streets.osm"
+    path.write_bytes(b"one")
+    assert io.file_sha256(path) == hashlib.sha256(b"one").hexdigest()
+    path.write_bytes(b"two!")  # another size and modification time: not the remembered digest
+    os.utime(path, ns=(1, 1))
+    assert io.file_sha256(path) == hashlib.sha256(b"two!").hexdigest()
