@@ -54,7 +54,8 @@ class _Day:
 
     The routing problem holds the courier's stops and every dropped stop that may come to
     them (nodes ``1..``, in that order), built once; ``raw`` is the day as (earliest
-    departure, nodes) per trip.
+    departure, nodes) per trip. ``plain`` is the problem without the lunch break, built with
+    it: every position tried is scheduled on it first.
     """
 
     courier: Courier
@@ -62,6 +63,7 @@ class _Day:
     raw: list[tuple[int, list[int]]]
     changed: bool = False
     problem: routing.RoutingProblem | None = None
+    plain: routing.RoutingProblem | None = None
     matrices: dict[str, Any] = field(default_factory=dict)
     node_of: dict[str, int] = field(default_factory=dict)
 
@@ -92,7 +94,8 @@ def repair(*, couriers: Sequence[Courier], trips: Sequence[Trip],
     idle = next((cid for cid, d in days.items() if not d.stops), None)
     # The nearest couriers, and one the day had left at home: a stop nobody near can take
     # may still make a day of its own.
-    candidates = {s.stop_id: [*(c := _nearest(s, days, nearest)),
+    at = {cid: np.array([(s.snap.lon, s.snap.lat) for s in d.stops]) for cid, d in days.items()}
+    candidates = {s.stop_id: [*(c := _nearest(s, at, nearest)),
                               *([idle] if idle is not None and idle not in c else [])]
                   for s in order}
     coming: dict[str, list[Stop]] = {}
@@ -142,16 +145,16 @@ def _days(couriers: Sequence[Courier], trips: Sequence[Trip],
     return days
 
 
-def _nearest(stop: Stop, days: Mapping[str, _Day], k: int) -> list[str]:
-    """The ``k`` couriers whose stops come nearest the stop (degrees are fine for ranking);
-    couriers without stops last."""
+def _nearest(stop: Stop, at: Mapping[str, np.ndarray], k: int) -> list[str]:
+    """The ``k`` couriers whose stops (``at``: lon, lat per courier) come nearest the stop
+    (degrees are fine for ranking); couriers without stops last."""
     here = np.array([stop.snap.lon, stop.snap.lat])
 
     def gap(cid: str) -> float:
-        pts = np.array([(s.snap.lon, s.snap.lat) for s in days[cid].stops])
+        pts = at[cid]
         return float(np.min(np.hypot(*(pts - here).T))) if len(pts) else np.inf
 
-    return sorted(days, key=lambda cid: (gap(cid), cid))[:k]
+    return sorted(at, key=lambda cid: (gap(cid), cid))[:k]
 
 
 def _build(day: _Day, extra: Sequence[Stop], where: Where, *, keep_paths: bool) -> None:
@@ -167,6 +170,7 @@ def _build(day: _Day, extra: Sequence[Stop], where: Where, *, keep_paths: bool) 
         everyone, (day.courier,), time_s={p: m.time_s for p, m in matrices.items()},
         distance_m={p: m.distance_m for p, m in matrices.items()}, reload_s=config.reload_s,
         drop_penalty_s=config.drop_penalty_s, lunch=config.lunch)
+    day.plain = routing.without_breaks(day.problem)
     day.matrices = dict(matrices)
     day.node_of = {s.stop_id: k for k, s in enumerate(everyone, start=1)}
 
@@ -197,9 +201,8 @@ def _insert(day: _Day, stop: Stop) -> bool:
     Positions are ranked without lunch (the trips' schedule and the evaluator, cheap), and the
     best few get their lunch placed and are checked again; the first that passes stands.
     """
-    problem = day.problem
-    assert problem is not None
-    plain = routing.without_breaks(problem)
+    problem, plain = day.problem, day.plain
+    assert problem is not None and plain is not None
     new = day.node_of[stop.stop_id]
     capacity = np.asarray(plain.vehicles[0].capacity)
     ranked: list[tuple[tuple[int, int], list[tuple[int, list[int]]]]] = []
@@ -213,7 +216,7 @@ def _insert(day: _Day, stop: Stop) -> bool:
                             sum(tr.distance_m for tr in result.trips)), option))
     ranked.sort(key=lambda x: x[0])
     for _, option in ranked[:_CHECKED]:
-        if _evaluated(problem, option) is not None:
+        if _evaluated(problem, plain, option) is not None:
             day.stops.append(stop)
             day.raw = option
             day.changed = True
@@ -233,13 +236,14 @@ def _schedule_checked(plain: routing.RoutingProblem, raw: Sequence[tuple[int, li
     return None if routing.check_feasible(plain, result) else result
 
 
-def _evaluated(problem: routing.RoutingProblem,
+def _evaluated(problem: routing.RoutingProblem, plain: routing.RoutingProblem,
                raw: Sequence[tuple[int, list[int]]]) -> routing.RoutingResult | None:
     """The day of these trips with its lunch placed, or None if the evaluator objects.
 
-    The nodes on no trip (stops that may come to this courier later) count as left out.
+    ``plain`` is ``problem`` without the break. The nodes on no trip (stops that may come to
+    this courier later) count as left out.
     """
-    first = _schedule_checked(routing.without_breaks(problem), raw)
+    first = _schedule_checked(plain, raw)
     if first is None:
         return None
     result = routing.place_breaks(problem, first)
@@ -250,13 +254,13 @@ def _evaluated(problem: routing.RoutingProblem,
 
 def _final(day: _Day, where: Where) -> tuple[list[Trip], tuple[int, int] | None]:
     """The repaired day as the plan's trips, with street paths, and its lunch."""
-    final = replace(day, problem=None)
+    final = replace(day, problem=None, plain=None)
     _build(final, [], where, keep_paths=True)
-    assert final.problem is not None
+    assert final.problem is not None and final.plain is not None
     # Node numbers over the day's own stops, in the order they joined it.
     renumber = {day.node_of[s.stop_id]: k for k, s in enumerate(day.stops, start=1)}
     raw = [(d, [renumber[n] for n in nodes]) for d, nodes in day.raw]
-    result = _evaluated(final.problem, raw)
+    result = _evaluated(final.problem, final.plain, raw)
     assert result is not None, "a repaired day no longer passes the evaluator"
     trips = [to_trip(final.problem, rt, final.stops, final.matrices) for rt in result.trips]
     lunch = next(((b.start_s, b.start_s + b.duration_s) for b in result.breaks), None)

@@ -73,11 +73,12 @@ def test_dropped_means_no_courier_tried_could_take_it() -> None:
     for sid in {u.stop_id for u in dropped}:
         for day in days.values():
             repairing._build(day, [stops[sid]], where, keep_paths=False)
-            assert day.problem is not None
+            assert day.problem is not None and day.plain is not None
             new = day.node_of[sid]
             options = repairing._options(day.problem, day.raw, new, day.courier.max_trips)
             for option in _every_position(day.raw, new, day.courier.max_trips) + options:
-                assert repairing._evaluated(day.problem, option) is None, (day.courier, option)
+                assert repairing._evaluated(day.problem, day.plain, option) is None, (
+                    day.courier, option)
 
 
 def _every_position(raw: list[tuple[int, list[int]]], new: int,
@@ -103,8 +104,8 @@ def test_repaired_days_pass_the_evaluator(tmp_path: Path) -> None:
         if not day.raw:
             continue
         repairing._build(day, [], where, keep_paths=False)
-        assert day.problem is not None
-        result = repairing._evaluated(day.problem, day.raw)
+        assert day.problem is not None and day.plain is not None
+        result = repairing._evaluated(day.problem, day.plain, day.raw)
         assert result is not None and not check_feasible(day.problem, result)
 
 
