@@ -340,7 +340,7 @@ def _report_html(plan: DayPlan, summary: dict[str, Any], figures: Sequence[str])
     totals = summary["totals"]
     by_reason: dict[str, int] = summary.get("unassigned_by_reason", {})
     km = totals["distance_m"] / 1000
-    hours = totals.get("paid_s", totals["duration_s"]) / 3600
+    hours = totals["paid_s"] / 3600
     day = summary.get("day", {})
     kpis = [
         _kpi(f"{parcels['planned']:,}", "parcels planned"),
