@@ -467,29 +467,35 @@ _DATUM_SAMPLE = 500
 def _within_roster(snapped: Snapped, day: Day) -> tuple[Snapped, list[Stop]]:
     """Keep the stops the roster can carry (parcels, kg and litres, times the trips) when the
     day is clearly more: priority stops first, then the nearest the station; say how far
-    short the roster is. The rest are left out at once instead of after a long search."""
+    short the roster is, in the measure that binds. The rest are left out at once instead of
+    after a long search. A stop too big for every vehicle is not counted: the pre-checks give
+    it its true reason (too_big), and a bigger roster would not carry it either."""
     need = np.array([[s.delivery_parcels, s.delivery_kg, s.delivery_l] for s in snapped.stops]
                     ).reshape(-1, 3)
-    have = np.array([[c.capacity_parcels * c.max_trips, c.capacity_kg * c.max_trips,
-                      c.capacity_l * c.max_trips] for c in day.couriers]).reshape(-1, 3).sum(axis=0)
-    if not len(need) or bool(np.all(need.sum(axis=0) <= have)):
+    one_trip = np.array([[c.capacity_parcels, c.capacity_kg, c.capacity_l]
+                         for c in day.couriers]).reshape(-1, 3)
+    have = (one_trip * np.array([[c.max_trips] for c in day.couriers]).reshape(-1, 1)).sum(axis=0)
+    carried = np.all(need <= one_trip.max(axis=0, initial=0), axis=1)
+    if not len(need) or bool(np.all(need[carried].sum(axis=0) <= have)):
         return snapped, []
     station = np.array([snapped.station.lon, snapped.station.lat])
-    order = sorted(range(len(snapped.stops)), key=lambda i: (
+    order = sorted(np.flatnonzero(carried).tolist(), key=lambda i: (
         not snapped.stops[i].priority,
         float(np.hypot(*(np.array([snapped.stops[i].snap.lon, snapped.stops[i].snap.lat])
                          - station))), i))
-    kept, load = [], np.zeros(3)
+    keep, load = set(np.flatnonzero(~carried).tolist()), np.zeros(3)
     for i in order:
         if bool(np.all(load + need[i] <= have)):
-            kept.append(i)
+            keep.add(i)
             load += need[i]
-    keep = set(kept)
+    total = need[carried].sum(axis=0)
+    binds = int(np.argmax(total / np.maximum(have, 1e-9)))
     per_courier = have / max(len(day.couriers), 1)
-    wanted = int(np.ceil(np.max(need.sum(axis=0) / np.maximum(per_courier, 1e-9))))
-    note = (f"this roster carries at most {int(have[0]):,} parcels "
+    wanted = int(np.ceil(np.max(total / np.maximum(per_courier, 1e-9))))
+    unit = ("parcels", "kg", "litres")[binds]
+    note = (f"this roster carries at most {have[binds]:,.0f} {unit} "
             f"({len(day.couriers)} couriers x capacity x trips) and the day has "
-            f"{int(need[:, 0].sum()):,}: about {wanted} couriers are needed. The stops nearest "
+            f"{total[binds]:,.0f}: about {wanted} couriers are needed. The stops nearest "
             f"the station are planned; {len(snapped.stops) - len(keep):,} stops are left out "
             "(no_courier)")
     log.warning(note)
