@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from courier import io
 from courier.config import PROFILES, PlanConfig, VehicleProfile, load_profiles
 from courier.errors import InputError
+from courier.i18n import Text, text_for
 from courier.model import Day, DayPlan, StreetGraph
 
 if TYPE_CHECKING:
@@ -268,7 +269,7 @@ class Plan:
         import pandas as pd
 
         tables = {
-            "sort_plan": io.sort_plan_table(self.result.sort_lines),
+            "sort_plan": io.sort_plan_table(self.result),
             "stops": io.stops_table(self.result),
             "unassigned": io.unassigned_table(self.result.unassigned),
             "rejects": io.rejects_table(self.result.rejects),
@@ -282,13 +283,19 @@ class Plan:
                                else gpd.GeoDataFrame({"courier_id": []}, geometry=[], crs=4326))
         return frames
 
-    def write(self, out_dir: Path | str, *, tiles: str = "osm", force: bool = False) -> list[Path]:
+    def write(self, out_dir: Path | str, *, tiles: str = "osm", force: bool = False,
+              lang: str = "zh", csv_bom: bool = True) -> list[Path]:
         """Write every file ``courier plan`` writes into ``out_dir``; return the paths.
 
         sort_plan.csv, stops.csv, unassigned.csv, rejects.csv, routes.geojson,
         districts.geojson (automatic districts), summary.json, report.html with its figures,
-        sheets/sort-<id>.html and maps/overview.html, maps/courier-<id>.html (``tiles``: osm,
-        amap or none for the map background).
+        sheets/sort-<id>.html, sheets/chute-<n>.html, labels/labels-<id>.html (parcel labels
+        with QR codes) and maps/overview.html, maps/courier-<id>.html (``tiles``: osm, amap or
+        none for the map background).
+
+        ``lang`` (``zh`` or ``en``) is the language of every page; ``csv_bom`` starts each CSV
+        with a UTF-8 byte-order mark, which Excel on a Chinese Windows needs to read it as
+        UTF-8 (our readers, pandas' included, accept it).
 
         The plan is written into a folder beside ``out_dir`` and moved into place at the end
         (:func:`courier.io.replace_plan_folder`): the folder holds exactly one plan, and a run
@@ -296,23 +303,26 @@ class Plan:
         is refused unless ``force`` (those files are kept).
         """
         out = Path(out_dir)
+        t = text_for(lang)  # before the folder is touched: an unknown language writes nothing
         with io.plan_folder(out, force=force) as staging:
-            written = self._write_into(staging, tiles)
+            written = self._write_into(staging, tiles, t, csv_bom)
         return [out / p.relative_to(staging) for p in written]
 
-    def _write_into(self, out: Path, tiles: str) -> list[Path]:
-        from courier import maps, report
+    def _write_into(self, out: Path, tiles: str, t: Text, csv_bom: bool) -> list[Path]:
+        from courier import labels, maps, report
 
-        written = io.write_plan_tables(out, self.result)
+        written = io.write_plan_tables(out, self.result, bom=csv_bom)
         if self.districts is not None and "districts" not in self.sources:  # automatic ones
             io.write_geojson(out / "districts.geojson", self.districts)
             written.append(out / "districts.geojson")
         io.write_json(out / "summary.json", self.summary)
         written.append(out / "summary.json")
         pages: dict[str, str | bytes] = {}
-        pages.update(maps.map_pages(self.result, districts=self.districts, tiles=tiles))  # type: ignore[arg-type]
-        pages.update(report.report_files(self.result, self.summary))
-        pages.update(report.sort_sheet_files(self.result))
+        pages.update(maps.map_pages(self.result, districts=self.districts, tiles=tiles,  # type: ignore[arg-type]
+                                    graph=self.graph, t=t))
+        pages.update(report.report_files(self.result, self.summary, t=t))
+        pages.update(report.sort_sheet_files(self.result, t=t))
+        pages.update(labels.label_files(self.result, t=t))
         written.extend(io.write_files(out, pages))
         return written
 

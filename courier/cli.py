@@ -43,6 +43,20 @@ class Tiles(enum.StrEnum):
     NONE = "none"
 
 
+class Lang(enum.StrEnum):
+    """Languages of the pages (courier.i18n)."""
+
+    ZH = "zh"
+    EN = "en"
+
+
+class YesNo(enum.StrEnum):
+    """A yes/no option."""
+
+    YES = "yes"
+    NO = "no"
+
+
 class HistoryFormat(enum.StrEnum):
     """Delivery-record formats of ``history compare``."""
 
@@ -136,6 +150,9 @@ def plan(
     lockers: Annotated[Path | None, typer.Option("--lockers", help="Parcel lockers CSV (locker_id, lon, lat[, capacity_parcels, name]): consenting doors may go there.")] = None,
     bbox: Annotated[str | None, typer.Option("--bbox", help="Crop the street file on import to W,S,E,N (degrees).")] = None,
     tiles: Annotated[Tiles, typer.Option(help="Map background: osm, amap or none.")] = Tiles.OSM,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of maps, sheets, labels and report: zh (the default) or en.")] = Lang.ZH,
+    csv_bom: Annotated[YesNo, typer.Option("--csv-bom", help="Start CSV outputs with a UTF-8 byte-order mark, so Excel on a Chinese Windows reads them as UTF-8 (yes, the default) or not (no).")] = YesNo.YES,
+    chutes: Annotated[int | None, typer.Option("--chutes", help="Chutes of the sort wall (default: one per courier); more than couriers splits the largest over two, fewer lets neighbours share.")] = None,
     lunch: Annotated[str | None, typer.Option("--lunch", help="Lunch break FROM-TO/MINUTES, e.g. 11:00-13:30/30 (the default); 'none' for no lunch. couriers.csv lunch_from/lunch_to/lunch_min override it per courier.")] = None,
     solver: Annotated[Solver | None, typer.Option("--solver", help="Routing backend: pyvrp (default: shorter routes on the literature benchmarks) or ortools.")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Where prepared street graphs are cached. Env: COURIER_CACHE_DIR.")] = None,
@@ -151,6 +168,7 @@ def plan(
 
         flags = {"time_limit_s": time_limit, "seed": seed, "solution_limit": solution_limit,
                  "budget": budget, "coords": coords, "workers": workers, "solver": solver,
+                 "chutes": chutes,
                  "lunch": LunchConfig.parse(lunch) if lunch is not None else None}
         given = {k: v for k, v in flags.items() if v is not None}
         config = (PlanConfig.from_toml(config_file, **given) if config_file
@@ -165,7 +183,8 @@ def plan(
         with _dask_client(scheduler) as client, _stages(quiet, config.time_limit_s) as progress:
             result = application.run(inputs, config, client=client, progress=progress)
             progress("writing the plan", 0, 0)
-            result.write(out, tiles=tiles.value, force=force)
+            result.write(out, tiles=tiles.value, force=force, lang=lang.value,
+                         csv_bom=csv_bom is YesNo.YES)
         if not quiet:
             _print_summary(result, out)
 

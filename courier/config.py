@@ -327,6 +327,8 @@ class PlanConfig:
     locker_service_per_parcel_s: int = 8
     reload_s: int = RELOAD_S
     bag_capacity_parcels: int = 25
+    # Chutes of the station's sort wall; 0 = one per courier (courier.sortplan.assign_chutes).
+    chutes: int = 0
     drop_penalty_s: int = DROP_PENALTY_S
     lunch: LunchConfig = field(default_factory=LunchConfig)
     auto_districts: DistrictConfig = field(default_factory=DistrictConfig)
@@ -356,7 +358,7 @@ class PlanConfig:
                 problems.append(f"{name} must be > 0, got {getattr(self, name)}")
         for name in ("service_per_stop_s", "service_per_parcel_s", "reload_s", "drop_penalty_s",
                      "locker_radius_m", "locker_service_per_stop_s", "address_radius_m",
-                     "locker_service_per_parcel_s"):
+                     "locker_service_per_parcel_s", "chutes"):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.bag_capacity_parcels < 1:

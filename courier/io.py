@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tomllib
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from courier.errors import InputError
-from courier.model import DayPlan, Reject, SortLine, Unassigned
+from courier.model import DayPlan, Reject, Unassigned
 from courier.text import hhmmss
 
 _ENCODINGS = ("utf-8-sig", "gb18030")
@@ -40,6 +41,17 @@ def safe_filename(name: str) -> str:
     if stem != name or not stem or stem.upper() in _WINDOWS_RESERVED:
         stem = f"{stem}-{hashlib.sha1(name.encode('utf-8')).hexdigest()[:8]}"
     return stem
+
+
+def unique_stems(ids: Sequence[str]) -> dict[str, str]:
+    """Map each id to its :func:`safe_filename` stem; ids equal but for case get a hash, so
+    they do not share a file on a case-blind disk (Windows, macOS)."""
+    stems = {i: safe_filename(i) for i in ids}
+    folded = Counter(s.casefold() for s in stems.values())
+    for i, stem in stems.items():
+        if folded[stem.casefold()] > 1:
+            stems[i] = f"{stem}-{hashlib.sha1(i.encode('utf-8')).hexdigest()[:8]}"
+    return stems
 
 
 # Every table type read, by suffix (the error for another type lists them all).
@@ -218,10 +230,15 @@ def read_couriers_toml(path: Path) -> pd.DataFrame:
     return table
 
 
-def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    """Write a UTF-8 CSV with Unix line ends (byte-identical for identical rows)."""
+def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], *,
+              bom: bool = False) -> None:
+    """Write a UTF-8 CSV with Unix line ends (byte-identical for identical rows).
+
+    ``bom`` starts the file with a UTF-8 byte-order mark: without it Excel on a Chinese
+    Windows reads a CSV as GBK and garbles every address.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as fh:
+    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
@@ -231,11 +248,23 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]]) 
 Table = tuple[tuple[str, ...], list[tuple[Any, ...]]]
 
 
-def sort_plan_table(lines: Sequence[SortLine]) -> Table:
-    """``sort_plan.csv``: where every planned parcel goes, by courier, trip, bag, load position."""
-    return (("parcel_id", "courier_id", "trip", "bag", "load_position", "stop_id", "seq"),
-            [(s.parcel_id, s.courier_id, s.trip, s.bag, s.load_position, s.stop_id, s.seq)
-             for s in lines])
+def sort_plan_table(plan: DayPlan) -> Table:
+    """``sort_plan.csv``: where every planned parcel goes, by courier, trip, bag, load position.
+
+    A sorter holding a parcel finds it by id and reads its chute, courier (name too), bag and
+    position in the bag (1 = first in); the address lets them check the label.
+    """
+    names = {c.courier_id: c.name for c in plan.couriers}
+    parcels = {p.parcel_id: p for p in plan.parcels}
+    stops = {s.stop_id: s for s in plan.stops}
+    rows = []
+    for s in plan.sort_lines:
+        parcel, stop = parcels.get(s.parcel_id), stops.get(s.stop_id)
+        address = parcel.address if parcel and parcel.address else stop.address if stop else ""
+        rows.append((s.parcel_id, s.courier_id, names.get(s.courier_id, ""), s.trip, s.chute,
+                     s.bag, s.load_position, s.stop_id, s.seq, address))
+    return (("parcel_id", "courier_id", "courier_name", "trip", "chute", "bag", "load_position",
+             "stop_id", "seq", "address"), rows)
 
 
 def stops_table(plan: DayPlan) -> Table:
@@ -290,17 +319,18 @@ def routes_features(plan: DayPlan) -> dict[str, Any]:
     return {"type": "FeatureCollection", "features": features}
 
 
-def write_plan_tables(out_dir: Path, plan: DayPlan) -> list[Path]:
-    """Write sort_plan.csv, stops.csv, unassigned.csv, rejects.csv and routes.geojson."""
+def write_plan_tables(out_dir: Path, plan: DayPlan, *, bom: bool = True) -> list[Path]:
+    """Write sort_plan.csv, stops.csv, unassigned.csv, rejects.csv (with a UTF-8 BOM unless
+    ``bom`` is false, see :func:`write_csv`) and routes.geojson."""
     out = Path(out_dir)
     tables = {
-        "sort_plan.csv": sort_plan_table(plan.sort_lines),
+        "sort_plan.csv": sort_plan_table(plan),
         "stops.csv": stops_table(plan),
         "unassigned.csv": unassigned_table(plan.unassigned),
         "rejects.csv": rejects_table(plan.rejects),
     }
     for name, (header, rows) in tables.items():
-        write_csv(out / name, header, rows)
+        write_csv(out / name, header, rows, bom=bom)
     write_json(out / "routes.geojson", routes_features(plan))
     return [*(out / name for name in tables), out / "routes.geojson"]
 
@@ -353,7 +383,8 @@ def write_files(out_dir: Path, files: Mapping[str, str | bytes]) -> list[Path]:
 # What a plan folder holds: these files, and these folders of pages and figures.
 _PLAN_FILES = frozenset({"sort_plan.csv", "stops.csv", "unassigned.csv", "rejects.csv",
                          "routes.geojson", "districts.geojson", "summary.json", "report.html"})
-_PLAN_FOLDERS = {"maps": (".html",), "sheets": (".html",), "figures": (".png",)}
+_PLAN_FOLDERS = {"maps": (".html",), "sheets": (".html",), "labels": (".html",),
+                 "figures": (".png",)}
 
 
 def _foreign(folder: Path) -> list[Path]:

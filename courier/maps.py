@@ -17,7 +17,12 @@ it takes ~4 s.
 The pages load nothing from the internet but map tiles: folium's CDN links (Leaflet, jQuery,
 Bootstrap, Font Awesome, awesome-markers) are dropped and Leaflet's own JS and CSS are inlined
 from the ``django-js-lib-leaflet`` package (plain files, no Django needed). Markers are DivIcons,
-so no marker images are needed either.
+so no marker images are needed either. Given the street graph, a page also carries the streets
+around its routes, drawn under the tiles: where a phone has no signal and the tiles fail, the
+courier still sees the streets and their names.
+
+Every word on a page is in the station's language (:class:`courier.i18n.Text`, Chinese by
+default), the script's words too: they come in the page's data, not written in the script.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import base64
 import functools
 import importlib.resources
 import json
+import logging
 import math
 import re
 from collections.abc import Iterable, Sequence
@@ -37,8 +43,9 @@ import xyzservices
 from branca.element import Element, Figure
 
 from courier.coords import wgs84_to_gcj02
+from courier.i18n import Text
 from courier.io import safe_filename
-from courier.model import DayPlan, Parcel, Stop, Trip, Visit, Window
+from courier.model import DayPlan, Parcel, Stop, StreetGraph, Trip, Visit, Window
 from courier.text import esc, hhmm
 
 if TYPE_CHECKING:
@@ -47,6 +54,9 @@ if TYPE_CHECKING:
 Tiles = Literal["osm", "amap", "none"]
 
 __all__ = ["courier_map", "map_pages", "mask_phone", "overview_map"]
+
+logger = logging.getLogger(__name__)
+_ZH = Text("zh")  # the default language of every page: the stations are in China
 
 # Tile sources. The attributions are the ones the providers ask for; they are fixed strings.
 _TILES: dict[str, dict[str, Any]] = {
@@ -73,6 +83,22 @@ _PALETTE = (
     "#756bb1", "#636363", "#a55194", "#6b6ecf",
 )
 _DECIMALS = 6  # ~0.1 m: enough for a map, and keeps large overview pages small
+_M_PER_DEG = 111_320.0  # metres per degree of latitude (and of longitude at the equator)
+
+# The street base layer. Measured on the demo (Futian, 2,874 streets between OSM nodes, 641
+# lines): a courier page gains 24-30 KB, the overview 31 KB; the budget only bites on a
+# city-sized graph.
+_STREETS_MARGIN_M = 300.0  # around a page's routes: the side streets next to every stop
+# Douglas-Peucker tolerance: 1.5 m is 2.5 px at zoom 18 (0.55 m/px here), under a line's
+# width, and takes 45 % of the demo's points away (3,515 -> 1,941).
+_STREETS_TOLERANCE_M = 1.5
+# At most this much street data on one page (JSON bytes): the longest streets are kept.
+_STREETS_BUDGET_BYTES = 200_000
+_NAME_MIN_M = 60.0  # a street piece shorter than its label carries no label
+# (from zoom, metres to the street's own next label, metres to any other label): below 16
+# names would cover the streets; at 16 a four-character name spans ~100 m, at 17 ~55 m, so
+# each zoom in adds the names that now have room.
+_NAME_TIERS = ((16, 350.0, 100.0), (17, 175.0, 60.0))
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,14 +120,37 @@ def _js_data(obj: object) -> str:
     return text
 
 
-def _windows_text(windows: Sequence[Window]) -> str:
+def _windows_text(windows: Sequence[Window], t: Text) -> str:
     if not windows:
-        return "any time"
+        return t("any time")
     return ", ".join(f"{hhmm(a)}–{hhmm(b)}" for a, b in windows)
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _stops_text(n: int, t: Text) -> str:
+    return t.n("{n} stop", "{n} stops", n)
+
+
+def _trips_text(n: int, t: Text) -> str:
+    return t.n("{n} trip", "{n} trips", n)
+
+
+def _parcels_text(n: int, t: Text) -> str:
+    return t.n("{n} parcel", "{n} parcels", n)
+
+
+def _script_text(t: Text) -> dict[str, str]:
+    """Return the words the page's script shows, as ``{n}``-style templates (see cmFormat)."""
+    return {
+        "station": t("Station"),
+        "stop": t("Stop {n}"),
+        "trip": t("Trip {n}"),
+        "districtOf": t("District of {courier}"),
+        "districts": esc(t("Districts")),  # HTML: a layer control label
+        "notPlanned": t("Not planned"),
+        "zoomIn": t("Zoom in"),
+        "zoomOut": t("Zoom out"),
+        "close": t("Close"),
+    }
 
 
 def mask_phone(phone: str) -> str:
@@ -132,7 +181,7 @@ def _project(tiles: str, lon: Any, lat: Any) -> tuple[np.ndarray, np.ndarray]:
     return lon_a, lat_a
 
 
-def _latlon(tiles: str, lonlat: Sequence[tuple[float, float]]) -> np.ndarray:
+def _latlon(tiles: str, lonlat: Sequence[tuple[float, float]] | np.ndarray) -> np.ndarray:
     """Return display points as an (n, 2) array of (lat, lon), rounded to ``_DECIMALS``."""
     arr = np.asarray(lonlat, dtype=np.float64).reshape(-1, 2)
     x, y = _project(tiles, arr[:, 0], arr[:, 1])
@@ -210,6 +259,187 @@ def _bounds(chunks: Iterable[np.ndarray]) -> list[list[float]] | None:
     pts = np.concatenate(arrays)
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     return [[float(lo[0]), float(lo[1])], [float(hi[0]), float(hi[1])]]
+
+
+# --------------------------------------------------------------------------------------------
+# Streets: the base layer for a phone without signal
+
+
+def _chains(pairs: np.ndarray, names: Sequence[str],
+            n_nodes: int) -> list[tuple[list[int], str]]:
+    """Return the segments ``pairs`` (u, v) joined into chains: (node indices, name).
+
+    A chain goes on through a node where exactly two segments of the same name meet, so it
+    runs from junction to junction: one polyline (and one label place) instead of one per
+    OSM node pair, which is 43 % of the JSON (demo, unsimplified: 35 KB against 82 KB).
+    """
+    incident: list[list[int]] = [[] for _ in range(n_nodes)]
+    for k, (a, b) in enumerate(pairs.tolist()):
+        incident[a].append(k)
+        incident[b].append(k)
+    seen = np.zeros(len(pairs), dtype=bool)
+
+    def walk(node: int, seg: int) -> list[int]:
+        out: list[int] = []
+        while True:
+            here = incident[node]
+            if len(here) != 2:
+                return out
+            nxt = here[0] if here[1] == seg else here[1]
+            if seen[nxt] or names[nxt] != names[seg]:
+                return out
+            seen[nxt] = True
+            a, b = int(pairs[nxt, 0]), int(pairs[nxt, 1])
+            node, seg = (b if a == node else a), nxt
+            out.append(node)
+
+    chains: list[tuple[list[int], str]] = []
+    for k in range(len(pairs)):
+        if seen[k]:
+            continue
+        seen[k] = True
+        a, b = int(pairs[k, 0]), int(pairs[k, 1])
+        forward = walk(b, k)
+        backward = walk(a, k)
+        chains.append(([*backward[::-1], a, b, *forward], names[k]))
+    return chains
+
+
+class _Streets:
+    """The street graph as display polylines and name labels, built once for many pages.
+
+    Two-way streets are one line, not two; a dual carriageway stays two (they are apart).
+    """
+
+    def __init__(self, graph: StreetGraph, tiles: str) -> None:
+        import shapely
+
+        u, v = graph.edge_from.astype(np.int64), graph.edge_to.astype(np.int64)
+        keep = u != v
+        pairs, first = np.unique(np.column_stack([np.minimum(u, v), np.maximum(u, v)])[keep],
+                                 axis=0, return_index=True)
+        names = [graph.edge_name[i] for i in np.flatnonzero(keep)[first].tolist()]
+        chains = _chains(pairs, names, graph.n_nodes)
+        self.names = [name for _, name in chains]
+        self._midpoints: dict[int, tuple[float, float, float]] = {}  # label places, as needed
+        # Simplified in the graph's metric CRS; the node index rides along as z, so the kept
+        # points are exact OSM nodes, then projected for the tiles like everything drawn.
+        if not chains:
+            self.paths: list[np.ndarray] = []
+            return
+        node = np.concatenate([np.asarray(c, dtype=np.int64) for c, _ in chains])
+        owner = np.repeat(np.arange(len(chains)), [len(c) for c, _ in chains])
+        lines = shapely.linestrings(
+            np.column_stack([graph.node_x_m[node], graph.node_y_m[node], node]), indices=owner)
+        self.length_m = np.asarray(shapely.length(lines), dtype=np.float64)
+        kept, which = shapely.get_coordinates(
+            shapely.simplify(lines, _STREETS_TOLERANCE_M, preserve_topology=False),
+            include_z=True, return_index=True)
+        kept_node = kept[:, 2].astype(np.int64)
+        display = _latlon(tiles, np.column_stack([graph.node_lon[kept_node],
+                                                  graph.node_lat[kept_node]]))
+        starts = np.searchsorted(which, np.arange(len(chains) + 1))
+        self.paths = [display[starts[i]:starts[i + 1]] for i in range(len(chains))]
+        self.encoded = [_encode(path) for path in self.paths]
+        self.nbytes = np.array([len(json.dumps(e, separators=(",", ":"))) + 1
+                                for e in self.encoded], dtype=np.int64)
+        boxes = np.array([[*p.min(axis=0), *p.max(axis=0)] for p in self.paths]).reshape(-1, 4)
+        self.lo, self.hi = boxes[:, :2], boxes[:, 2:]
+
+    def page_data(self, bounds: list[list[float]] | None) -> dict[str, Any] | None:
+        """Return the lines and labels near ``bounds`` (display [[lat, lon], [lat, lon]]).
+
+        Lines are taken within ``_STREETS_MARGIN_M`` of the bounds, longest first until
+        ``_STREETS_BUDGET_BYTES``.
+        """
+        if bounds is None or not self.paths:
+            return None
+        (lat0, lon0), (lat1, lon1) = bounds
+        margin_lat = _STREETS_MARGIN_M / _M_PER_DEG
+        margin_lon = margin_lat / math.cos(math.radians((lat0 + lat1) / 2))
+        near = ((self.hi[:, 0] >= lat0 - margin_lat) & (self.lo[:, 0] <= lat1 + margin_lat)
+                & (self.hi[:, 1] >= lon0 - margin_lon) & (self.lo[:, 1] <= lon1 + margin_lon))
+        chosen = np.flatnonzero(near)
+        chosen = chosen[np.argsort(-self.length_m[chosen], kind="stable")]
+        fits = np.cumsum(self.nbytes[chosen]) <= _STREETS_BUDGET_BYTES
+        if not fits.all():
+            logger.info("map streets: %d of %d street lines kept within the page budget "
+                        "(%d bytes); the shortest are left out",
+                        int(fits.sum()), len(chosen), _STREETS_BUDGET_BYTES)
+        chosen = chosen[fits]
+        return {
+            "lines": [self.encoded[i] for i in chosen.tolist()],
+            "names": self._labels(chosen),
+        }
+
+    def _labels(self, chosen: np.ndarray) -> list[list[Any]]:
+        """Return [lat, lon, angle_deg, name, from_zoom] labels amid long named pieces.
+
+        ``chosen`` is longest first, so each street is named on its longest pieces first; a
+        label keeps its distance from the others (_NAME_TIERS), and each tier adds labels
+        between those of the tiers before.
+        """
+        named = [i for i in chosen.tolist()
+                 if self.names[i] and self.length_m[i] >= _NAME_MIN_M]
+        if not named:
+            return []
+        k = math.cos(math.radians(float(self.paths[named[0]][0, 0]))) * _M_PER_DEG
+        cell = max(gap for _, _, gap in _NAME_TIERS)
+        grid: dict[tuple[int, int], list[tuple[float, float]]] = {}  # every label, by cell
+        own: dict[str, list[tuple[float, float]]] = {}  # each street's labels
+        out: list[list[Any]] = []
+        done: set[int] = set()
+        for zoom, spacing_m, gap_m in _NAME_TIERS:
+            for i in named:
+                if i in done:
+                    continue
+                lat, lon, angle = self._midpoint(i)
+                x, y = lon * k, lat * _M_PER_DEG
+                name = self.names[i]
+                if _near(own.get(name, []), x, y, spacing_m):
+                    continue
+                cx, cy = int(x // cell), int(y // cell)
+                if any(_near(grid.get((cx + dx, cy + dy), []), x, y, gap_m)
+                       for dx in (-1, 0, 1) for dy in (-1, 0, 1)):
+                    continue
+                done.add(i)
+                grid.setdefault((cx, cy), []).append((x, y))
+                own.setdefault(name, []).append((x, y))
+                out.append([round(lat, _DECIMALS), round(lon, _DECIMALS), angle, name, zoom])
+        return out
+
+    def _midpoint(self, i: int) -> tuple[float, float, float]:
+        if i not in self._midpoints:
+            self._midpoints[i] = _midpoint(self.paths[i])
+        return self._midpoints[i]
+
+
+def _near(points: Sequence[tuple[float, float]], x: float, y: float, distance: float) -> bool:
+    return any(math.hypot(x - a, y - b) < distance for a, b in points)
+
+
+def _midpoint(path: np.ndarray) -> tuple[float, float, float]:
+    """Return (lat, lon, angle_deg) halfway along a display path, the angle of its text.
+
+    The angle is clockwise from east on screen (CSS ``rotate``), within +-90 degrees so the
+    text never reads upside down.
+    """
+    k = math.cos(math.radians(float(path[:, 0].mean())))
+    dy = np.diff(path[:, 0])
+    dx = np.diff(path[:, 1]) * k
+    seg = np.hypot(dx, dy)
+    cum = np.concatenate([[0.0], np.cumsum(seg)])
+    half = cum[-1] / 2
+    i = min(int(np.searchsorted(cum, half, side="right")) - 1, len(seg) - 1)
+    f = (half - cum[i]) / seg[i] if seg[i] > 0 else 0.0
+    lat = float(path[i, 0] + f * (path[i + 1, 0] - path[i, 0]))
+    lon = float(path[i, 1] + f * (path[i + 1, 1] - path[i, 1]))
+    angle = -math.degrees(math.atan2(dy[i], dx[i]))  # screen y grows downwards
+    if angle > 90:
+        angle -= 180
+    elif angle <= -90:
+        angle += 180
+    return lat, lon, round(angle, 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,11 +534,21 @@ def _base_map(tiles: str, center: tuple[float, float], title: str) -> folium.Map
     return m
 
 
-def _finish(m: folium.Map, *, body: str, function: str, data: dict[str, Any]) -> str:
-    """Return the page: folium's map, then our body HTML and one call with the page's data."""
+def _finish(m: folium.Map, *, body: str, function: str, data: dict[str, Any], t: Text) -> str:
+    """Return the page: folium's map, then our body HTML and one call with the page's data.
+
+    The script's words are added to the data; the page declares its language, so a phone
+    picks Chinese glyphs (not Japanese ones) for the Han characters and reads it aloud right.
+    """
+    data = {**data, "text": _script_text(t)}
     call = f"{function}({m.get_name()}, {_js_data(data)});"
     m.add_child(_Inject(body=body, script=_RUNTIME_JS + "\n" + call))
-    return str(m.get_root().render())
+    page = str(m.get_root().render())
+    # branca's Figure writes a bare <html> with no way to give it attributes; it is the
+    # page's first element, before any data.
+    head = "<!DOCTYPE html>\n<html>"
+    assert page.startswith(head), page[:40]
+    return f'<!DOCTYPE html>\n<html lang="{t.html_lang}">' + page[len(head):]
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,10 +562,10 @@ class _Index:
         self.stops = {s.stop_id: s for s in plan.stops}
         self.parcels = {p.parcel_id: p for p in plan.parcels}
         self.trips: dict[str, list[Trip]] = {}
-        for t in plan.trips:
-            self.trips.setdefault(t.courier_id, []).append(t)
+        for trip in plan.trips:
+            self.trips.setdefault(trip.courier_id, []).append(trip)
         for trips in self.trips.values():
-            trips.sort(key=lambda t: t.trip)
+            trips.sort(key=lambda trip: trip.trip)
 
     def stop(self, courier_id: str, trip: Trip, visit: Visit) -> Stop:
         stop = self.stops.get(visit.stop_id)
@@ -337,25 +577,35 @@ class _Index:
         return stop
 
 
-def _station_popup(plan: DayPlan) -> str:
-    st = plan.station
-    return f"<div class='cm-pop'><b>{esc(st.name or 'station')}</b><br>Station</div>"
+def _station_popup(plan: DayPlan, t: Text) -> str:
+    station = t("Station")
+    name = plan.station.name or station
+    return f"<div class='cm-pop'><b>{esc(name)}</b><br>{esc(station)}</div>"
 
 
-def _links(stop: Stop) -> str:
+def _links(stop: Stop, t: Text) -> str:
     g_lon, g_lat = wgs84_to_gcj02(stop.lon, stop.lat)
     geo = f"geo:{stop.lat:.6f},{stop.lon:.6f}"  # geo: URIs are WGS-84 by definition
     amap = f"https://uri.amap.com/marker?position={float(g_lon):.6f},{float(g_lat):.6f}"
+    # Babel finds no t() inside an f-string: the words are taken out first, here and below.
+    open_app, amap_name = esc(t("Open in maps app")), esc(t("Amap"))
     return (
-        f"<div class='cm-links'><a href='{esc(geo)}'>Open in maps app</a>"
-        f"<a href='{esc(amap)}' target='_blank' rel='noopener noreferrer'>Amap</a></div>"
+        f"<div class='cm-links'><a href='{esc(geo)}'>{open_app}</a>"
+        f"<a href='{esc(amap)}' target='_blank' rel='noopener noreferrer'>{amap_name}</a></div>"
     )
 
 
-def _stop_popup(n: int, trip: Trip, visit: Visit, stop: Stop, parcels: dict[str, Parcel]) -> str:
-    arrive = hhmm(visit.arrival_s)
+def _aside(text: str) -> str:
+    """Return a bracketed remark as HTML to follow a word: "(...)" after a space, while
+    full-width brackets (Chinese) bring their own."""
+    return (" " if text[:1].isascii() else "") + esc(text)
+
+
+def _stop_popup(n: int, trip: Trip, visit: Visit, stop: Stop, parcels: dict[str, Parcel],
+                t: Text) -> str:
+    arrive = f"<b>{hhmm(visit.arrival_s)}</b>"
     if visit.start_s > visit.arrival_s:
-        arrive += f" (hand over from {hhmm(visit.start_s)})"
+        arrive += _aside(t("(hand over from {time})", time=hhmm(visit.start_s)))
     rows = []
     for pid in stop.parcel_ids:
         p = parcels.get(pid)
@@ -365,16 +615,20 @@ def _stop_popup(n: int, trip: Trip, visit: Visit, stop: Stop, parcels: dict[str,
             who = f" — {esc(p.recipient)}{phone}"
         note = (f"<div class='cm-note'>{esc(p.notes)}</div>"
                 if p is not None and p.notes else "")
-        kind = " (pickup)" if p is not None and p.kind == "pickup" else ""
+        kind = _aside(t("(pickup)")) if p is not None and p.kind == "pickup" else ""
         rows.append(f"<li><code>{esc(pid)}</code>{kind}{who}{note}</li>")
+    # The fields are filled after the (trusted) translation is escaped: an arrival's <b>
+    # must stay markup.
+    arrive_line = esc(t("Arrive {time}")).replace("{time}", arrive)
+    windows = esc(t("Window {windows}", windows=_windows_text(stop.windows_s, t)))
+    head, trip_no = esc(t("Stop {n}", n=n)), esc(t("Trip {n}", n=trip.trip))
     return (
-        f"<div class='cm-pop'><div class='cm-pop-h'>Stop {n}"
-        f"<span> · trip {trip.trip}</span></div>"
-        f"<div>Arrive <b>{arrive}</b></div>"
-        f"<div>Window {_windows_text(stop.windows_s)}</div>"
+        f"<div class='cm-pop'><div class='cm-pop-h'>{head}<span> · {trip_no}</span></div>"
+        f"<div>{arrive_line}</div>"
+        f"<div>{windows}</div>"
         f"<div class='cm-addr'>{esc(_address(stop, parcels))}</div>"
         f"<ul class='cm-parcels'>{''.join(rows)}</ul>"
-        f"{_links(stop)}</div>"
+        f"{_links(stop, t)}</div>"
     )
 
 
@@ -388,7 +642,8 @@ def _address(stop: Stop, parcels: dict[str, Parcel]) -> str:
     return ""
 
 
-def courier_map(plan: DayPlan, courier_id: str, *, tiles: Tiles = "osm") -> str:
+def courier_map(plan: DayPlan, courier_id: str, *, tiles: Tiles = "osm",
+                graph: StreetGraph | None = None, t: Text = _ZH) -> str:
     """Return one courier's route map as a complete, offline HTML document.
 
     Parameters
@@ -400,19 +655,40 @@ def courier_map(plan: DayPlan, courier_id: str, *, tiles: Tiles = "osm") -> str:
     tiles
         ``"osm"`` (OpenStreetMap, WGS-84), ``"amap"`` (Amap tiles; every drawn point is shifted
         to GCJ-02) or ``"none"`` (a plain background, e.g. for printing or no signal).
+    graph
+        The street graph the plan was made on: its streets around the routes (300 m beyond
+        them) are drawn under the tiles, with their names from zoom 16, so the map still
+        shows the streets where the tiles cannot load. ``None``: routes only.
+    t
+        The page's language (Chinese by default).
     """
     _check_tiles(tiles)
-    return _courier_page(plan, _Index(plan), courier_id, tiles)
+    streets = _Streets(graph, tiles) if graph is not None else None
+    return _courier_page(plan, _Index(plan), courier_id, tiles, streets, t)
 
 
-def _courier_page(plan: DayPlan, index: _Index, courier_id: str, tiles: str) -> str:
+def _trip_heading(trip: Trip, color: str, n_stops: int, t: Text) -> tuple[str, str]:
+    """Return a trip's layer label and its heading in the stop list (both HTML)."""
+    swatch = f"<span class='cm-swatch' style='background:{color}'></span>"
+    name = t("Trip {n}", n=trip.trip)
+    stops = _stops_text(n_stops, t)
+    label = f"{swatch}{esc(name)} · {hhmm(trip.depart_s)}–{hhmm(trip.return_s)} · {esc(stops)}"
+    parcels = _parcels_text(trip.load_parcels, t)
+    km = t.num(trip.distance_m / 1000, 1)
+    heading = t("Trip {n}: leave {depart}, back {back}, {parcels}, {km} km", n=trip.trip,
+                depart=hhmm(trip.depart_s), back=hhmm(trip.return_s), parcels=parcels, km=km)
+    return label, f"<li class='cm-trip'>{swatch}{esc(heading)}</li>"
+
+
+def _courier_page(plan: DayPlan, index: _Index, courier_id: str, tiles: str,
+                  streets: _Streets | None, t: Text) -> str:
     courier = next((c for c in plan.couriers if c.courier_id == courier_id), None)
     trips = index.trips.get(courier_id, [])
     if courier is None and not trips:
         raise ValueError(f"courier {courier_id!r} is not in the plan")
     station = _point(tiles, plan.station.lon, plan.station.lat)
     who = courier_id + (f" {courier.name}" if courier is not None and courier.name else "")
-    m = _base_map(tiles, station, f"Route {who}")
+    m = _base_map(tiles, station, t("Route {courier}", courier=who))
 
     groups: list[dict[str, Any]] = []
     stop_data: list[dict[str, Any]] = []
@@ -426,50 +702,46 @@ def _courier_page(plan: DayPlan, index: _Index, courier_id: str, tiles: str) -> 
         stops = [index.stop(courier_id, trip, v) for v in visits]
         at = _latlon(tiles, [(s.lon, s.lat) for s in stops]) if stops else np.empty((0, 2))
         drawn += [path, at]
+        label, heading = _trip_heading(trip, color, len(visits), t)
         groups.append({
-            "label": (f"<span class='cm-swatch' style='background:{color}'></span>"
-                      f"Trip {trip.trip} · {hhmm(trip.depart_s)}–{hhmm(trip.return_s)}"
-                      f" · {_plural(len(visits), 'stop')}"),
+            "label": label,
             "color": color,
             "paths": [_encode(path)] if len(path) >= 2 else [],
             "arrows": _arrows(path),
         })
-        items.append(
-            f"<li class='cm-trip'><span class='cm-swatch' style='background:{color}'></span>"
-            f"Trip {trip.trip}: leave {hhmm(trip.depart_s)}, back {hhmm(trip.return_s)}, "
-            f"{_plural(trip.load_parcels, 'parcel')}, {trip.distance_m / 1000:.1f} km</li>"
-        )
+        items.append(heading)
         for visit, stop, (lat, lon) in zip(visits, stops, at.tolist(), strict=True):
             n += 1
             stop_data.append({"n": n, "lat": lat, "lon": lon, "g": g, "dep": visit.departure_s,
-                              "popup": _stop_popup(n, trip, visit, stop, index.parcels)})
-            address = _address(stop, index.parcels) or "(no address)"
+                              "popup": _stop_popup(n, trip, visit, stop, index.parcels, t)})
+            address = _address(stop, index.parcels) or t("(no address)")
+            sub = f"{_parcels_text(len(stop.parcel_ids), t)} · {_windows_text(stop.windows_s, t)}"
             items.append(
                 f"<li><button type='button' class='cm-item' data-stop='{n - 1}'>"
                 f"<span class='cm-num' style='background:{color}'>{n}</span>"
                 f"<span class='cm-time'>{hhmm(visit.arrival_s)}</span>"
                 f"<span class='cm-text'><span class='cm-addr'>{esc(address)}</span>"
-                f"<span class='cm-sub'>{_plural(len(stop.parcel_ids), 'parcel')} · "
-                f"{_windows_text(stop.windows_s)}</span></span></button></li>"
+                f"<span class='cm-sub'>{esc(sub)}</span></span></button></li>"
             )
     if not trips:
-        items.append("<li class='cm-trip'>No stops in this plan.</li>")
-    summary = (
-        f"<span class='cm-who'>{esc(who)}</span>"
-        f"<span class='cm-count'>{_plural(n, 'stop')} · {_plural(len(trips), 'trip')}</span>"
-    )
+        none = esc(t("No stops in this plan."))
+        items.append(f"<li class='cm-trip'>{none}</li>")
+    count = f"{_stops_text(n, t)} · {_trips_text(len(trips), t)}"
+    summary = f"<span class='cm-who'>{esc(who)}</span><span class='cm-count'>{esc(count)}</span>"
     body = (
         f"<details class='cm-panel' id='cm-panel' open><summary>{summary}</summary>"
         f"<ol class='cm-list'>{''.join(items)}</ol></details>"
     )
+    bounds = _bounds(drawn)
     data = {
         "groups": groups,
         "stops": stop_data,
-        "station": {"lat": station[0], "lon": station[1], "popup": _station_popup(plan)},
-        "bounds": _bounds(drawn),
+        "station": {"lat": station[0], "lon": station[1], "popup": _station_popup(plan, t)},
+        "bounds": bounds,
         "collapsed": True,
+        "streets": streets.page_data(bounds) if streets is not None else None,
     }
-    return _finish(m, body=body, function="courierMap", data=data)
+    return _finish(m, body=body, function="courierMap", data=data, t=t)
 
 
 def _districts_geojson(
@@ -508,6 +780,8 @@ def overview_map(
     *,
     districts: geopandas.GeoDataFrame | None = None,
     tiles: Tiles = "osm",
+    graph: StreetGraph | None = None,
+    t: Text = _ZH,
 ) -> str:
     """Return the station's overview map (all routes, districts, unplanned parcels) as HTML.
 
@@ -519,16 +793,24 @@ def overview_map(
         Optional district polygons with a ``courier_id`` column (any CRS; drawn in WGS-84).
     tiles
         ``"osm"``, ``"amap"`` (everything shifted to GCJ-02) or ``"none"``.
+    graph
+        The street graph: its streets under the routes where the tiles do not load (as on
+        :func:`courier_map`; the longest streets only, if a whole city would make the page
+        heavy).
+    t
+        The page's language (Chinese by default).
     """
     _check_tiles(tiles)
-    return _overview_page(plan, _Index(plan), districts, tiles)
+    streets = _Streets(graph, tiles) if graph is not None else None
+    return _overview_page(plan, _Index(plan), districts, tiles, streets, t)
 
 
 def _overview_page(
-    plan: DayPlan, index: _Index, districts: geopandas.GeoDataFrame | None, tiles: str
+    plan: DayPlan, index: _Index, districts: geopandas.GeoDataFrame | None, tiles: str,
+    streets: _Streets | None, t: Text,
 ) -> str:
     station = _point(tiles, plan.station.lon, plan.station.lat)
-    m = _base_map(tiles, station, f"Plan overview {plan.station.name}")
+    m = _base_map(tiles, station, t("Plan overview {station}", station=plan.station.name))
     names = {c.courier_id: c.name for c in plan.couriers}
     order = _couriers_with_trips(plan, index)
     colors = {cid: _PALETTE[i % len(_PALETTE)] for i, cid in enumerate(order)}
@@ -556,9 +838,10 @@ def _overview_page(
                 dots.append([g, lat, lon, n, trip.trip, hhmm(visit.arrival_s),
                              _address(stop, index.parcels)])
         who = cid + (f" {names[cid]}" if names.get(cid) else "")
+        count = f"{_stops_text(n, t)} · {_trips_text(len(trips), t)}"
         groups.append({
             "label": (f"<span class='cm-swatch' style='background:{colors[cid]}'></span>"
-                      f"{esc(who)} · {_plural(n, 'stop')} · {_plural(len(trips), 'trip')}"),
+                      f"{esc(who)} · {esc(count)}"),
             "name": who,
             "color": colors[cid],
             "paths": paths,
@@ -582,30 +865,33 @@ def _overview_page(
             f"<li><code>{esc(u.parcel_id)}</code> <b>{esc(u.reason_code)}</b>: "
             f"{esc(u.reason)}<div class='cm-addr'>{esc(address)}</div></li>"
         )
-    unassigned = [
-        {"lat": k[0], "lon": k[1],
-         "popup": f"<div class='cm-pop'><div class='cm-pop-h'>Not planned ({len(v)})</div>"
-                  f"<ul class='cm-parcels'>{''.join(v)}</ul></div>"}
-        for k, v in spots.items()
-    ]
+    unassigned = []
+    for (lat, lon), rows in spots.items():
+        head = esc(t("Not planned ({n})", n=len(rows)))
+        unassigned.append({"lat": lat, "lon": lon, "popup": (
+            f"<div class='cm-pop'><div class='cm-pop-h'>{head}</div>"
+            f"<ul class='cm-parcels'>{''.join(rows)}</ul></div>")})
     if spots:
         drawn.append(np.array(list(spots)))
     district_json = None
     if districts is not None:
         district_json, vertices = _districts_geojson(districts, tiles, colors)
         drawn.append(vertices)
+    not_planned = t("Not planned: {parcels}",
+                    parcels=_parcels_text(len(plan.unassigned), t))
+    bounds = _bounds(drawn)
     data: dict[str, Any] = {
         "groups": groups,
         "dots": dots,
         "unassigned": unassigned,
-        "unassignedLabel": (f"<span class='cm-x-key'>✕</span>Not planned: "
-                            f"{_plural(len(plan.unassigned), 'parcel')}"),
+        "unassignedLabel": f"<span class='cm-x-key'>✕</span>{esc(not_planned)}",
         "districts": district_json,
-        "station": {"lat": station[0], "lon": station[1], "popup": _station_popup(plan)},
-        "bounds": _bounds(drawn),
+        "station": {"lat": station[0], "lon": station[1], "popup": _station_popup(plan, t)},
+        "bounds": bounds,
         "collapsed": False,
+        "streets": streets.page_data(bounds) if streets is not None else None,
     }
-    return _finish(m, body="", function="overviewMap", data=data)
+    return _finish(m, body="", function="overviewMap", data=data, t=t)
 
 
 def _couriers_with_trips(plan: DayPlan, index: _Index) -> list[str]:
@@ -621,17 +907,23 @@ def map_pages(
     *,
     districts: geopandas.GeoDataFrame | None = None,
     tiles: Tiles = "osm",
+    graph: StreetGraph | None = None,
+    t: Text = _ZH,
 ) -> dict[str, str]:
     """Return ``maps/overview.html`` and one ``maps/courier-<id>.html`` per courier with a trip.
 
     Keys are paths relative to the plan folder, the overview first; ids are made safe for
-    file names by :func:`courier.io.safe_filename`.
+    file names by :func:`courier.io.safe_filename`. ``graph`` (the plan's street graph) puts
+    the streets around each page's routes into it, for a phone without signal; ``t`` is the
+    pages' language (see :func:`courier_map`).
     """
     _check_tiles(tiles)
     index = _Index(plan)
-    pages = {"maps/overview.html": _overview_page(plan, index, districts, tiles)}
+    streets = _Streets(graph, tiles) if graph is not None else None  # once for every page
+    pages = {"maps/overview.html": _overview_page(plan, index, districts, tiles, streets, t)}
     for cid in _couriers_with_trips(plan, index):
-        pages[f"maps/courier-{safe_filename(cid)}.html"] = _courier_page(plan, index, cid, tiles)
+        pages[f"maps/courier-{safe_filename(cid)}.html"] = _courier_page(
+            plan, index, cid, tiles, streets, t)
     return pages
 
 
@@ -677,6 +969,11 @@ body { font: 15px/1.35 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans 
 .cm-links a { flex: 1; text-align: center; padding: 8px 4px; border-radius: 6px;
   background: #1f77b4; color: #fff !important; text-decoration: none; font-weight: 600; }
 .cm-dot-pop { white-space: pre-line; }
+/* The street base layer's lines: their width follows the zoom (set by cmStreets). */
+.leaflet-cmStreets-pane path { stroke-width: var(--cm-street-w, 2px); }
+/* Street names of the base layer: small and quiet, a halo keeps them legible on a line. */
+.cm-street-name span { position: absolute; white-space: nowrap; font-size: 12px;
+  color: #5f594f; text-shadow: 0 0 2px #f2efe9, 0 0 2px #f2efe9, 0 0 3px #f2efe9; }
 /* The stop list: a bottom sheet on a phone, a side panel on a wide screen. */
 .cm-panel { position: fixed; left: 0; right: 0; bottom: 0; z-index: 1001; max-height: 42vh;
   display: flex; flex-direction: column; background: #fff; border-radius: 12px 12px 0 0;
@@ -725,13 +1022,62 @@ function cmDecode(flat) {  // [lat0, lon0, dlat1, dlon1, ...] in micro-degrees -
   }
   return out;
 }
-function cmStation(map, s) {
+function cmFormat(template, fields) {  // "Stop {n}" with {n: 3} -> "Stop 3", as str.format
+  return template.replace(/\{(\w+)\}/g, function (whole, key) {
+    return Object.prototype.hasOwnProperty.call(fields, key) ? String(fields[key]) : whole;
+  });
+}
+function cmControls(map, text) {  // Leaflet's own English words, in the page's language
+  if (map.zoomControl) { map.removeControl(map.zoomControl); }
+  map.zoomControl = L.control.zoom({zoomInTitle: text.zoomIn, zoomOutTitle: text.zoomOut})
+    .addTo(map);
+  map.on('popupopen', function (e) {  // what a screen reader says for the popup's x
+    var close = e.popup.getElement().querySelector('.leaflet-popup-close-button');
+    if (close) { close.setAttribute('aria-label', text.close); }
+  });
+}
+function cmStreets(map, streets) {
+  // The street graph in panes under the tile pane (z-index 200): tiles that load cover it,
+  // and where they fail (no signal, or no tiles at all) it is the map. Names only from a
+  // zoom where they have room; they are OSM text, so they reach the DOM as textContent.
+  if (!streets || !streets.lines.length) { return; }
+  var lines = map.createPane('cmStreets'), names = map.createPane('cmStreetNames');
+  lines.style.zIndex = 150;
+  names.style.zIndex = 160;
+  names.style.pointerEvents = 'none';
+  var renderer = L.svg({pane: 'cmStreets', padding: 0.5});
+  streets.lines.forEach(function (flat) {
+    L.polyline(cmDecode(flat), {pane: 'cmStreets', renderer: renderer, color: '#cdc6b9',
+                                weight: 2, opacity: 1, interactive: false}).addTo(map);
+  });
+  var labels = streets.names.map(function (s) {  // [lat, lon, angle, name, from zoom]
+    var el = document.createElement('span');
+    el.textContent = s[3];
+    // Beside the street, not on it: a route drawn along the street would hide the name.
+    el.style.transform = 'translate(-50%, -50%) rotate(' + s[2] + 'deg) translateY(-13px)';
+    L.marker([s[0], s[1]], {
+      pane: 'cmStreetNames', interactive: false, keyboard: false,
+      icon: L.divIcon({className: 'cm-street-name', html: el, iconSize: [0, 0]})
+    }).addTo(map);
+    return {el: el, zoom: s[4]};
+  });
+  function zoomed() {
+    // Hairlines for the area, then about as wide as the street is: a name fits on it.
+    var zoom = map.getZoom();
+    var width = zoom >= 18 ? 10 : zoom >= 17 ? 7 : zoom >= 16 ? 4 : zoom >= 15 ? 3 : 2;
+    lines.style.setProperty('--cm-street-w', width + 'px');
+    labels.forEach(function (l) { l.el.style.display = zoom >= l.zoom ? '' : 'none'; });
+  }
+  map.on('zoomend', zoomed);
+  zoomed();
+}
+function cmStation(map, s, text) {
   var svg = '<svg width="22" height="22" viewBox="0 0 24 24" aria-hidden="true">' +
     '<path fill="#fff" d="M12 3 2 12h3v8h5v-6h4v6h5v-8h3z"/></svg>';
   return L.marker([s.lat, s.lon], {
     icon: L.divIcon({className: 'station-icon', html: '<div>' + svg + '</div>',
                      iconSize: [40, 40], iconAnchor: [20, 20], popupAnchor: [0, -20]}),
-    title: 'Station', zIndexOffset: 1000
+    title: text.station, zIndexOffset: 1000
   }).bindPopup(s.popup).addTo(map);
 }
 function cmFit(map, bounds, panel, top) {
@@ -770,7 +1116,9 @@ function cmScale(map) {  // metres and kilometres: nobody here reads feet
 }
 function courierMap(map, data) {
   var panel = document.getElementById('cm-panel');
+  cmControls(map, data.text);
   cmScale(map);
+  cmStreets(map, data.streets);
   cmGroups(map, data.groups, true, 5);
   data.groups.forEach(function (g) {
     g.arrows.forEach(function (a) {
@@ -789,13 +1137,13 @@ function courierMap(map, data) {
       icon: L.divIcon({className: 'stop-icon',
         html: '<span style="background: ' + g.color + '">' + s.n + '</span>',
         iconSize: [36, 36], iconAnchor: [18, 18], popupAnchor: [0, -16]}),
-      title: 'Stop ' + s.n, riseOnHover: true, zIndexOffset: 500
+      title: cmFormat(data.text.stop, {n: s.n}), riseOnHover: true, zIndexOffset: 500
     });
     m.bindPopup(s.popup, {maxWidth: 290, autoPanPadding: [16, 16]});
     m.addTo(g.layer);
     return m;
   });
-  cmStation(map, data.station);
+  cmStation(map, data.station, data.text);
   cmOverlays(map, data.groups, data.collapsed);
   cmFit(map, data.bounds, panel);
   function covered() {  // px of the map's bottom hidden by the open stop list on a phone
@@ -876,8 +1224,10 @@ function cmCrowded(map, stops, px) {
   return nearest[Math.floor(nearest.length / 2)] < px * Math.sqrt(step);
 }
 function overviewMap(map, data) {
-  var extra = [];
+  var extra = [], text = data.text;
+  cmControls(map, text);
   cmScale(map);
+  cmStreets(map, data.streets);
   if (data.districts && data.districts.features.length) {
     var d = L.geoJSON(data.districts, {
       style: function (f) {
@@ -886,11 +1236,11 @@ function overviewMap(map, data) {
       },
       onEachFeature: function (f, layer) {
         var el = document.createElement('div');
-        el.textContent = 'District of ' + f.properties.courier_id;
+        el.textContent = cmFormat(text.districtOf, {courier: f.properties.courier_id});
         layer.bindTooltip(el, {sticky: true});
       }
     }).addTo(map);
-    extra.push({label: 'Districts', layer: d});
+    extra.push({label: text.districts, layer: d});
   }
   cmGroups(map, data.groups, false, 4);
   // Many stops: small dots on one canvas keep a station-size plan fast.
@@ -902,7 +1252,8 @@ function overviewMap(map, data) {
       .bindPopup(function () {
         var el = document.createElement('div');
         el.className = 'cm-dot-pop';
-        el.textContent = g.name + '\nStop ' + s[3] + ' · trip ' + s[4] + ' · ' + s[5] +
+        el.textContent = g.name + '\n' + cmFormat(text.stop, {n: s[3]}) + ' · ' +
+                         cmFormat(text.trip, {n: s[4]}) + ' · ' + s[5] +
                          (s[6] ? '\n' + s[6] : '');
         return el;
       })
@@ -914,12 +1265,12 @@ function overviewMap(map, data) {
       L.marker([x.lat, x.lon], {
         icon: L.divIcon({className: 'cm-x', html: '<div>✕</div>', iconSize: [26, 26],
                          iconAnchor: [13, 13], popupAnchor: [0, -12]}),
-        title: 'Not planned', zIndexOffset: 800
+        title: text.notPlanned, zIndexOffset: 800
       }).bindPopup(x.popup, {maxWidth: 320}).addTo(u);
     });
     extra.push({label: data.unassignedLabel, layer: u});
   }
-  cmStation(map, data.station);
+  cmStation(map, data.station, text);
   var control = cmOverlays(map, data.groups, data.collapsed, extra);
   cmFit(map, data.bounds, null, control.getContainer().offsetHeight);
 }

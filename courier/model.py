@@ -15,6 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from courier.config import MAX_TRIPS
+from courier.text import N_
 
 Kind = Literal["delivery", "pickup"]
 Window = tuple[int, int]
@@ -231,7 +232,11 @@ class Unassigned:
 
 @dataclass(frozen=True, slots=True)
 class SortLine:
-    """Where one parcel goes in the morning sort."""
+    """Where one parcel goes in the morning sort.
+
+    ``load_position`` restarts at 1 in each bag (1 = first into the bag); ``chute`` is the
+    sort wall's chute, 1..N (0 before chutes are assigned).
+    """
 
     parcel_id: str
     courier_id: str
@@ -240,6 +245,7 @@ class SortLine:
     load_position: int
     stop_id: str
     seq: int
+    chute: int = 0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -327,15 +333,16 @@ class DayPlan:
 # Reason codes for valid parcels that are not planned (unassigned.csv). Stable strings: other
 # tools read them.
 REASONS: dict[str, str] = {
-    "unreachable": "not reachable on the street network from the station and back",
-    "too_big": "heavier or bulkier than every vehicle can carry",
-    "window_closed": "its time window closes before any courier can get there",
-    "shift_too_short": "no courier's shift is long enough to get there and back",
-    "no_courier": "no courier on today's roster can take it: its district has none, or the "
-                  "roster carries too few parcels for the day (see the summary's warnings)",
-    "dropped": "dropped at a penalty: the couriers' capacity and time were used for other stops",
-    "no_solution": "the solver found no route for its district within the time limit: "
-                   "plan again with a longer --time-limit",
-    "out_of_time": "left out by its district's search, and the time ran out before it could "
-                   "be tried in other couriers' days: plan again with a longer --time-limit",
+    "unreachable": N_("not reachable on the street network from the station and back"),
+    "too_big": N_("heavier or bulkier than every vehicle can carry"),
+    "window_closed": N_("its time window closes before any courier can get there"),
+    "shift_too_short": N_("no courier's shift is long enough to get there and back"),
+    "no_courier": N_("no courier on today's roster can take it: its district has none, or the "
+                     "roster carries too few parcels for the day (see the summary's warnings)"),
+    "dropped": N_("dropped at a penalty: the couriers' capacity and time were used for other "
+                  "stops"),
+    "no_solution": N_("the solver found no route for its district within the time limit: "
+                      "plan again with a longer --time-limit"),
+    "out_of_time": N_("left out by its district's search, and the time ran out before it could "
+                      "be tried in other couriers' days: plan again with a longer --time-limit"),
 }

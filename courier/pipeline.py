@@ -243,7 +243,8 @@ def plan(day: Day, graphs: Mapping[str, StreetGraph], config: PlanConfig, *,
     split = replace(split, courier_of={**split.courier_of, **{
         v.stop_id: t.courier_id for t in trips for v in t.visits if v.stop_id in taken}})
     lines = sort_plan(trips, stop_by_id, {p.parcel_id: p for p in day.parcels},
-                      bag_capacity_parcels=config.bag_capacity_parcels)
+                      bag_capacity_parcels=config.bag_capacity_parcels, chutes=config.chutes,
+                      courier_order=[c.courier_id for c in day.couriers])
     timings["sort_plan"] = time.perf_counter() - tick
     unassigned.extend(u for stop in over for u in _unassign(stop, "no_courier"))
     searched = replace(searched, repair_cut=fixed.out_of_time)

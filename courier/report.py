@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 import warnings
 from collections import Counter
@@ -11,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from courier.dayshape import day_shapes
 from courier.dayshape import totals as day_totals
-from courier.io import safe_filename
+from courier.i18n import ZH, Text
+from courier.io import unique_stems
 from courier.model import REASONS, DayPlan, SortLine, Trip
 from courier.text import esc, hhmm
 
@@ -137,20 +137,6 @@ _CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "WenQuan
 _MANY_COURIERS = 12  # more than this and a per-courier legend is unreadable
 
 
-def _num(value: float, decimals: int = 1) -> str:
-    return f"{value:,.{decimals}f}"
-
-
-
-
-def _unique_names(courier_ids: Sequence[str]) -> dict[str, str]:
-    """Map each id to its sheet stem; ids equal but for case get a hash (case-blind disks)."""
-    stems = {cid: safe_filename(cid) for cid in courier_ids}
-    folded = Counter(s.casefold() for s in stems.values())
-    for cid, stem in stems.items():
-        if folded[stem.casefold()] > 1:
-            stems[cid] = f"{stem}-{hashlib.sha1(cid.encode('utf-8')).hexdigest()[:8]}"
-    return stems
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,7 +167,7 @@ def _plot_font(family_names: set[str]) -> list[str]:
     return [f for f in _CJK_FONTS if f in family_names] + ["DejaVu Sans"]
 
 
-def _figures(plan: DayPlan) -> dict[str, bytes]:
+def _figures(plan: DayPlan, t: Text) -> dict[str, bytes]:
     """Draw the three report figures; return {file name: PNG bytes}."""
     # Figures without pyplot: no global backend switch, no figure registry to leak into.
     import matplotlib
@@ -203,14 +189,14 @@ def _figures(plan: DayPlan) -> dict[str, bytes]:
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
         for name, draw in (("workload.png", _fig_workload), ("arrivals.png", _fig_arrivals),
                            ("load.png", _fig_load)):
-            fig = draw(plan)
+            fig = draw(plan, t)
             buffer = io.BytesIO()
             fig.savefig(buffer, format="png", dpi=110, metadata={"Software": None})
             out[name] = buffer.getvalue()
     return out
 
 
-def _fig_workload(plan: DayPlan) -> Figure:
+def _fig_workload(plan: DayPlan, t: Text) -> Figure:
     from matplotlib.figure import Figure
 
     split = _time_split_s(plan)
@@ -218,9 +204,10 @@ def _fig_workload(plan: DayPlan) -> Figure:
     n = max(len(ids), 1)
     fig = Figure(figsize=(min(max(4.8, 0.45 * n + 2.6), 11.0), 3.6), layout="constrained")
     ax = fig.add_subplot()
-    parts = (("driving", "driving", "#4c78a8"), ("service", "service at the door", "#59a14f"),
-             ("waiting", "waiting at a door", "#f28e2b"), ("lunch", "lunch", "#edc948"),
-             ("station", "at the station (loading, waiting)", "#bab0ac"))
+    parts = (("driving", t("driving"), "#4c78a8"),
+             ("service", t("service at the door"), "#59a14f"),
+             ("waiting", t("waiting at a door"), "#f28e2b"), ("lunch", t("lunch"), "#edc948"),
+             ("station", t("at the station (loading, waiting)"), "#bab0ac"))
     bottom = [0.0] * len(ids)
     x = list(range(len(ids)))
     for key, label, colour in parts:
@@ -230,15 +217,15 @@ def _fig_workload(plan: DayPlan) -> Figure:
         ax.bar(x, hours, bottom=bottom, color=colour, label=label, width=0.7)
         bottom = [b + h for b, h in zip(bottom, hours, strict=True)]
     ax.set_xticks(x, ids, rotation=90 if len(ids) > 8 else 0, fontsize=8 if len(ids) > 8 else 10)
-    ax.set_ylabel("hours")
-    ax.set_title("Paid day per courier (shift start to last return)", fontsize=10)
+    ax.set_ylabel(t("hours"))
+    ax.set_title(t("Paid day per courier (shift start to last return)"), fontsize=10)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     if not ids:
-        ax.text(0.5, 0.5, "no couriers", transform=ax.transAxes, ha="center")
+        ax.text(0.5, 0.5, t("no couriers"), transform=ax.transAxes, ha="center")
     return fig
 
 
-def _fig_arrivals(plan: DayPlan) -> Figure:
+def _fig_arrivals(plan: DayPlan, t: Text) -> Figure:
     import matplotlib
     from matplotlib.figure import Figure
 
@@ -257,43 +244,45 @@ def _fig_arrivals(plan: DayPlan) -> Figure:
             ax.hist([arrivals[cid] for cid in ids], bins=bins, stacked=True, label=ids,
                     color=[cmap(i) for i in range(len(ids))], rwidth=0.9)
             ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8,
-                      title="courier")
+                      title=t("courier"))
         else:
             ax.hist(every, bins=bins, color="#4c78a8", rwidth=0.9)
         ax.set_xticks(bins, [f"{h:02d}:00" for h in bins], fontsize=8)
     else:
-        ax.text(0.5, 0.5, "no stops routed", transform=ax.transAxes, ha="center")
-    ax.set_xlabel("arrival time (hour of the day)")
-    ax.set_ylabel("stops")
-    ax.set_title("Arrivals over the day")
+        ax.text(0.5, 0.5, t("no stops routed"), transform=ax.transAxes, ha="center")
+    ax.set_xlabel(t("arrival time (hour of the day)"))
+    ax.set_ylabel(t("stops"))
+    ax.set_title(t("Arrivals over the day"))
     return fig
 
 
-def _fig_load(plan: DayPlan) -> Figure:
+def _fig_load(plan: DayPlan, t: Text) -> Figure:
     from matplotlib.figure import Figure
 
     capacity = {c.courier_id: c.capacity_parcels for c in plan.couriers}
     order = {cid: i for i, cid in enumerate(_courier_ids(plan))}
-    trips = sorted(plan.trips, key=lambda t: (order[t.courier_id], t.trip))
+    trips = sorted(plan.trips, key=lambda trip: (order[trip.courier_id], trip.trip))
     n = max(len(trips), 1)
     fig = Figure(figsize=(min(max(4.8, 0.35 * n + 2.6), 11.0), 3.6), layout="constrained")
     ax = fig.add_subplot()
     x = list(range(len(trips)))
-    ax.bar(x, [t.load_parcels for t in trips], color="#4c78a8", width=0.7, label="parcels on the trip")
-    caps = [(i, capacity[t.courier_id]) for i, t in enumerate(trips) if t.courier_id in capacity]
+    ax.bar(x, [trip.load_parcels for trip in trips], color="#4c78a8", width=0.7,
+           label=t("parcels on the trip"))
+    caps = [(i, capacity[trip.courier_id]) for i, trip in enumerate(trips)
+            if trip.courier_id in capacity]
     if caps:
         # A short line across each bar: it stays one bar wide however many trips there are.
         ax.hlines([c for _, c in caps], [i - 0.42 for i, _ in caps], [i + 0.42 for i, _ in caps],
-                  colors="#e15759", linewidths=2.5, zorder=3, label="courier's capacity")
-    labels = [f"{t.courier_id} T{t.trip}" for t in trips]
+                  colors="#e15759", linewidths=2.5, zorder=3, label=t("courier's capacity"))
+    labels = [t("{courier} T{trip}", courier=trip.courier_id, trip=trip.trip) for trip in trips]
     ax.set_xticks(x, labels, rotation=90 if len(trips) > 6 else 0,
                   fontsize=8 if len(trips) > 6 else 10)
-    ax.set_ylabel("parcels")
+    ax.set_ylabel(t("parcels"))
     ax.set_ylim(bottom=0)
-    ax.set_title("Load per trip")
+    ax.set_title(t("Load per trip"))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False, fontsize=8)
     if not trips:
-        ax.text(0.5, 0.5, "no trips", transform=ax.transAxes, ha="center")
+        ax.text(0.5, 0.5, t("no trips"), transform=ax.transAxes, ha="center")
     return fig
 
 
@@ -319,15 +308,17 @@ th{background:#f3f3f3}td.n,th.n{text-align:right;font-variant-numeric:tabular-nu
 """
 
 
-def report_files(plan: DayPlan, summary: dict[str, Any]) -> dict[str, str | bytes]:
+def report_files(plan: DayPlan, summary: dict[str, Any], *,
+                 t: Text = ZH) -> dict[str, str | bytes]:
     """Return the station manager's one-page report: ``report.html`` and its PNG figures.
 
     The numbers come from ``summary`` (the output of :func:`summary`, with the measured
     timings); the figures (``figures/workload.png``, ``arrivals.png``, ``load.png``) and the
-    courier table from the plan. Keys are paths relative to the plan folder.
+    courier table from the plan. Keys are paths relative to the plan folder; ``t`` is the
+    language of the page and the figures.
     """
-    figures = {f"figures/{name}": png for name, png in _figures(plan).items()}
-    return {"report.html": _report_html(plan, summary, list(figures)), **figures}
+    figures = {f"figures/{name}": png for name, png in _figures(plan, t).items()}
+    return {"report.html": _report_html(plan, summary, list(figures), t), **figures}
 
 
 def _kpi(value: str, label: str, *, warn: bool = False) -> str:
@@ -335,7 +326,7 @@ def _kpi(value: str, label: str, *, warn: bool = False) -> str:
     return f'<div class="{cls}"><b>{esc(value)}</b><span>{esc(label)}</span></div>'
 
 
-def _report_html(plan: DayPlan, summary: dict[str, Any], figures: Sequence[str]) -> str:
+def _report_html(plan: DayPlan, summary: dict[str, Any], figures: Sequence[str], t: Text) -> str:
     parcels = summary["parcels"]
     totals = summary["totals"]
     by_reason: dict[str, int] = summary.get("unassigned_by_reason", {})
@@ -343,82 +334,89 @@ def _report_html(plan: DayPlan, summary: dict[str, Any], figures: Sequence[str])
     hours = totals["paid_s"] / 3600
     day = summary.get("day", {})
     kpis = [
-        _kpi(f"{parcels['planned']:,}", "parcels planned"),
-        _kpi(f"{parcels['unassigned']:,}", "parcels unassigned", warn=parcels["unassigned"] > 0),
-        _kpi(f"{parcels['rejected']:,}", "input rows rejected", warn=parcels["rejected"] > 0),
-        _kpi(f"{totals['couriers_used']} / {totals['couriers']}", "couriers used"),
-        _kpi(f"{totals['trips']:,}", "trips"),
-        _kpi(_num(km), "km driven"),
-        _kpi(_num(hours), "courier hours"),
-        _kpi(_num(totals["parcels_per_courier_hour"]), "parcels per courier-hour"),
-        _kpi(f"{totals['on_time_share'] * 100:.1f} %", "stops on time",
+        _kpi(t.num(parcels["planned"], 0), t("parcels planned")),
+        _kpi(t.num(parcels["unassigned"], 0), t("parcels unassigned"),
+             warn=parcels["unassigned"] > 0),
+        _kpi(t.num(parcels["rejected"], 0), t("input rows rejected"),
+             warn=parcels["rejected"] > 0),
+        _kpi(f"{totals['couriers_used']} / {totals['couriers']}", t("couriers used")),
+        _kpi(t.num(totals["trips"], 0), t("trips")),
+        _kpi(t.num(km), t("km driven")),
+        _kpi(t.num(hours), t("courier hours")),
+        _kpi(t.num(totals["parcels_per_courier_hour"]), t("parcels per courier-hour")),
+        _kpi(f"{t.num(totals['on_time_share'] * 100)} %", t("stops on time"),
              warn=totals["on_time_share"] < 1.0),
-        _kpi(f"{totals['balance_max_over_mean']:.2f} / {totals['balance_min_over_mean']:.2f}",
-             "balance: longest / shortest day over mean"),
-        _kpi(f"{day.get('median_late_start_min', 0):.0f} min", "median first departure after "
-             "shift start", warn=day.get("median_late_start_min", 0) > 45),
-        _kpi(f"{day.get('door_wait_share', 0) * 100:.1f} %", "of the paid day waiting at doors",
-             warn=day.get("door_wait_share", 0) > 0.05),
+        _kpi(f"{t.num(totals['balance_max_over_mean'], 2)} / "
+             f"{t.num(totals['balance_min_over_mean'], 2)}",
+             t("balance: longest / shortest day over mean")),
+        _kpi(t("{minutes} min", minutes=t.num(day.get("median_late_start_min", 0), 0)),
+             t("median first departure after shift start"),
+             warn=day.get("median_late_start_min", 0) > 45),
+        _kpi(f"{t.num(day.get('door_wait_share', 0) * 100)} %",
+             t("of the paid day waiting at doors"), warn=day.get("door_wait_share", 0) > 0.05),
     ]
-    check = ("adds up" if parcels.get("adds_up")
-             else "does NOT add up: check rejects.csv and unassigned.csv")
-    intro = (f"{parcels['input']:,} input parcels = {parcels['planned']:,} planned + "
-             f"{parcels['unassigned']:,} unassigned + {parcels['rejected']:,} rejected ({check}).")
+    check = (t("adds up") if parcels.get("adds_up")
+             else t("does NOT add up: check rejects.csv and unassigned.csv"))
+    intro = t("{input} input parcels = {planned} planned + {unassigned} unassigned + "
+              "{rejected} rejected ({check}).", input=t.num(parcels["input"], 0),
+              planned=t.num(parcels["planned"], 0), unassigned=t.num(parcels["unassigned"], 0),
+              rejected=t.num(parcels["rejected"], 0), check=check)
 
-    reasons_text: dict[str, str] = {}
-    for u in plan.unassigned:
-        reasons_text.setdefault(u.reason_code, u.reason)
     if by_reason:
         rows = "".join(
-            f"<tr><td>{esc(code)}</td><td class=n>{count:,}</td>"
-            f"<td>{esc(reasons_text.get(code) or REASONS.get(code, ''))}</td></tr>"
+            f"<tr><td>{esc(code)}</td><td class=n>{t.num(count, 0)}</td>"
+            f"<td>{esc(t(REASONS[code]) if code in REASONS else '')}</td></tr>"
             for code, count in by_reason.items()
         )
-        unassigned = ("<table><thead><tr><th>reason</th><th class=n>parcels</th><th>meaning</th>"
-                      f"</tr></thead><tbody>{rows}</tbody></table>"
-                      "<p class=small>Every unassigned parcel is listed in unassigned.csv.</p>")
+        unassigned = (f"<table><thead><tr><th>{t('reason')}</th><th class=n>{t('parcels')}</th>"
+                      f"<th>{t('meaning')}</th></tr></thead><tbody>{rows}</tbody></table>"
+                      "<p class=small>"
+                      + t("Every unassigned parcel is listed in unassigned.csv, with its own "
+                          "reason.") + "</p>")
     else:
-        unassigned = "<p>Every valid parcel is planned.</p>"
+        unassigned = f"<p>{t('Every valid parcel is planned.')}</p>"
 
     trips_of: dict[str, list[Trip]] = {}
-    for t in plan.trips:
-        trips_of.setdefault(t.courier_id, []).append(t)
+    for trip in plan.trips:
+        trips_of.setdefault(trip.courier_id, []).append(trip)
     names = {c.courier_id: c.name for c in plan.couriers}
     table_rows = []
     for row in summary["couriers"]:
         cid = row["courier_id"]
         mine = trips_of.get(cid, [])
-        first = hhmm(min(t.depart_s for t in mine)) if mine else "–"
-        last = hhmm(max(t.return_s for t in mine)) if mine else "–"
+        first = hhmm(min(trip.depart_s for trip in mine)) if mine else "–"
+        last = hhmm(max(trip.return_s for trip in mine)) if mine else "–"
 
         def h(key: str, row: dict[str, Any] = row) -> str:
-            return _num(row.get(key, 0) / 3600, 2)
+            return t.num(row.get(key, 0) / 3600, 2)
 
         table_rows.append(
             f"<tr><td>{esc(cid)}</td><td>{esc(names.get(cid, ''))}</td>"
             f"<td>{esc(row.get('vehicle', ''))}</td>"
             f"<td class=n>{row['trips']}</td><td class=n>{row['stops']}</td>"
-            f"<td class=n>{row['parcels']}</td><td class=n>{_num(row['distance_m'] / 1000)}</td>"
+            f"<td class=n>{row['parcels']}</td><td class=n>{t.num(row['distance_m'] / 1000)}</td>"
             f"<td class=n>{h('paid_day_s')}</td>"
             f"<td class=n>{first}</td><td class=n>{last}</td>"
             f"<td class=n>{h('driving_s')}</td><td class=n>{h('service_s')}</td>"
             f"<td class=n>{h('door_wait_s')}</td><td class=n>{h('station_s')}</td>"
             f"<td class=n>{esc(row.get('lunch') or '–')}</td></tr>"
         )
+    heads = "".join(
+        f"<th{' class=n' if numeric else ''}>{label}</th>" for label, numeric in (
+            (t("courier"), False), (t("name"), False), (t("vehicle"), False), (t("trips"), True),
+            (t("stops"), True), (t("parcels"), True), (t("km"), True), (t("paid h"), True),
+            (t("first departure"), True), (t("last return"), True), (t("driving h"), True),
+            (t("service h"), True), (t("waiting at doors h"), True),
+            (t("at the station h"), True), (t("lunch"), True)))
     couriers = (
-        "<table><thead><tr><th>courier</th><th>name</th><th>vehicle</th><th class=n>trips</th>"
-        "<th class=n>stops</th><th class=n>parcels</th><th class=n>km</th>"
-        "<th class=n>paid h</th><th class=n>first departure</th><th class=n>last return</th>"
-        "<th class=n>driving h</th><th class=n>service h</th><th class=n>waiting at doors h</th>"
-        "<th class=n>at the station h</th><th class=n>lunch</th></tr></thead>"
-        f"<tbody>{''.join(table_rows)}</tbody></table>"
-        "<p class=small>The paid day runs from the shift start to the last return; it is "
-        "driving, service, waiting at doors, lunch and time at the station (loading and "
-        "waiting between trips).</p>"
+        f"<table><thead><tr>{heads}</tr></thead><tbody>{''.join(table_rows)}</tbody></table>"
+        "<p class=small>" + t("The paid day runs from the shift start to the last return; it is "
+                              "driving, service, waiting at doors, lunch and time at the station "
+                              "(loading and waiting between trips).") + "</p>"
     )
-    alts = {"workload.png": "Workload per courier: driving, service and waiting hours",
-            "arrivals.png": "Arrivals over the day, stops per hour",
-            "load.png": "Parcels per trip against each courier's capacity"}
+    alts = {"workload.png": t("Workload per courier: driving, service and waiting hours"),
+            "arrivals.png": t("Arrivals over the day, stops per hour"),
+            "load.png": t("Parcels per trip against each courier's capacity")}
     # The two bar charts side by side, the arrivals over the day below them at full width.
     order = {"workload.png": 0, "load.png": 1, "arrivals.png": 2}
     imgs = "".join(
@@ -427,19 +425,20 @@ def _report_html(plan: DayPlan, summary: dict[str, Any], figures: Sequence[str])
         for src, base in sorted(((f, f.rsplit("/", 1)[-1]) for f in figures),
                                 key=lambda fb: order.get(fb[1], 9))
     )
-    station = esc(plan.station.name)
-    meta = (f"seed {esc(summary.get('seed', plan.seed))} · streets "
-            f"{esc(summary.get('streets', plan.streets_source) or '–')} · courier "
-            f"{esc(summary.get('versions', {}).get('courier', '?'))}")
+    title = esc(t("Delivery plan – {station}", station=plan.station.name))
+    meta = esc(t("seed {seed} · streets {streets} · courier {version}",
+                 seed=summary.get("seed", plan.seed),
+                 streets=summary.get("streets", plan.streets_source) or "–",
+                 version=summary.get("versions", {}).get("courier", "?")))
     return (
-        "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
+        f'<!DOCTYPE html>\n<html lang="{t.html_lang}"><head><meta charset=utf-8>'
         '<meta name=viewport content="width=device-width,initial-scale=1">'
-        f"<title>Delivery plan – {station}</title><style>{_REPORT_CSS}</style></head><body>"
-        f"<h1>Delivery plan – {station}</h1><p class=sub>{esc(intro)}</p>"
+        f"<title>{title}</title><style>{_REPORT_CSS}</style></head><body>"
+        f"<h1>{title}</h1><p class=sub>{esc(intro)}</p>"
         f"<div class=kpis>{''.join(kpis)}</div>"
-        f"<h2>Not planned</h2>{unassigned}"
-        f"<h2>Couriers</h2>{couriers}"
-        f"<h2>Figures</h2><div class=figs>{imgs}</div>"
+        f"<h2>{t('Not planned')}</h2>{unassigned}"
+        f"<h2>{t('Couriers')}</h2>{couriers}"
+        f"<h2>{t('Figures')}</h2><div class=figs>{imgs}</div>"
         f"<p class=small>{meta}</p></body></html>\n"
     )
 
@@ -456,6 +455,7 @@ h2{font-size:24px;margin:26px 0 6px;border-top:3px solid #000;padding-top:8px}
 .order{font-size:15px;margin:0 0 10px}
 .bag{page-break-inside:avoid;break-inside:avoid;border:2px solid #000;margin:0 0 14px;padding:8px 12px}
 .label{font-size:56px;font-weight:800;line-height:1.1;margin:0 0 8px;overflow-wrap:anywhere}
+.chute{font-size:28px;font-weight:700;margin:0 0 6px}.chute:empty{display:none}
 table{border-collapse:collapse;width:100%;font-size:16px;table-layout:fixed}
 th,td{border:1px solid #777;padding:4px 6px;text-align:left;vertical-align:top}
 col.box{width:34px}col.pos{width:104px}col.pid{width:30%}col.seq{width:64px}
@@ -470,97 +470,156 @@ h2{page-break-before:auto;break-after:avoid}.trip{page-break-before:always;break
 .trip:first-of-type{page-break-before:auto;break-before:auto}}
 """
 
-_SHEET_HOW = (
-    "<b>How to pack.</b> One block below is one bag. Put the parcels into the bag in the order of "
-    "the table: <b>load position 1 goes in first</b> (it is for the trip's last stop and ends at the "
-    "bottom); the highest number goes in last and sits on top (the first stop). Then load the "
-    "vehicle with the highest bag number first and bag 1 last, nearest the door. Pickups are not "
-    "packed: the courier collects them on the way."
-)
+def _sheet_how(t: Text) -> str:
+    return t(
+        "<b>How to pack.</b> One block below is one bag. Put the parcels into the bag in the "
+        "order of the table: <b>position 1 goes in first</b> (it is for the bag's last stop and "
+        "ends at the bottom); the highest number goes in last and sits on top (the bag's first "
+        "stop). Positions start again at 1 in every bag. Then load the vehicle with the highest "
+        "bag number first and bag 1 last, nearest the door. Pickups are not packed: the courier "
+        "collects them on the way.")
 
 
-def sort_sheet_files(plan: DayPlan) -> dict[str, str]:
-    """Return one printable HTML sort sheet per courier, keyed ``sheets/sort-<id>.html``.
+def sort_sheet_files(plan: DayPlan, *, t: Text = ZH) -> dict[str, str]:
+    """Return the printable sort sheets: one per courier, ``sheets/sort-<id>.html``, and one
+    per chute of the sort wall, ``sheets/chute-<n>.html``.
 
-    The id is made safe by :func:`courier.io.safe_filename`. A sheet groups the courier's
+    The id is made safe by :func:`courier.io.safe_filename`. A courier's sheet groups their
     parcels by trip, then bag, with a big bag label per block and the parcels in load order
-    (load position 1 first into the bag); pickups of each trip are listed apart, to be
-    collected on the way.
+    (position 1 first into the bag); pickups of each trip are listed apart, to be collected
+    on the way. A chute's sheet lists its bags in the order they are filled (courier, trip,
+    bag), each with its parcels in load order.
     """
     ids = [c.courier_id for c in plan.couriers]
     ids += sorted({s.courier_id for s in plan.sort_lines} - set(ids))
-    stems = _unique_names(ids)
-    return {f"sheets/sort-{stems[cid]}.html": _sheet_html(plan, cid) for cid in ids}
+    stems = unique_stems(ids)
+    sheets = {f"sheets/sort-{stems[cid]}.html": _sheet_html(plan, cid, t) for cid in ids}
+    for chute in sorted({s.chute for s in plan.sort_lines if s.bag > 0}):
+        sheets[f"sheets/chute-{chute}.html"] = _chute_html(plan, chute, t)
+    return sheets
 
 
-def _sheet_html(plan: DayPlan, courier_id: str) -> str:
+class _Sheets:
+    """What every sheet looks up: parcels, stops, courier names."""
+
+    def __init__(self, plan: DayPlan) -> None:
+        self.parcels = {p.parcel_id: p for p in plan.parcels}
+        self.stops = {s.stop_id: s for s in plan.stops}
+        self.names = {c.courier_id: c.name for c in plan.couriers}
+
+    def address(self, line: SortLine) -> str:
+        parcel = self.parcels.get(line.parcel_id)
+        stop = self.stops.get(line.stop_id)
+        return parcel.address if parcel and parcel.address else stop.address if stop else ""
+
+    def who(self, courier_id: str) -> str:
+        name = self.names.get(courier_id)
+        return esc(f"{courier_id} {name}" if name else courier_id)
+
+
+def _bag_block(look: _Sheets, in_bag: Sequence[SortLine], t: Text) -> str:
+    """One bag: its big label (courier, trip, bag, chute) and its parcels in load order."""
+    first = in_bag[0]
+    rows = "".join(
+        f"<tr><td class=box>☐</td><td class='n pos'>{s.load_position}</td>"
+        f"<td class=pid>{esc(s.parcel_id)}</td><td class=n>{s.seq}</td>"
+        f"<td class=addr>{esc(look.address(s))}</td></tr>"
+        for s in sorted(in_bag, key=lambda s: s.load_position)
+    )
+    label = t("{courier} · Trip {trip} · Bag {bag}", courier=esc(first.courier_id),
+              trip=first.trip, bag=first.bag)
+    chute = t("chute {n}", n=first.chute) if first.chute else ""
+    return (
+        f"<section class=bag><div class=label>{label}</div>"
+        f"<p class=chute>{chute}</p>"
+        "<table><colgroup><col class=box><col class=pos><col class=pid><col class=seq><col>"
+        f"</colgroup><thead><tr><th>✓</th><th class=n>{t('position')}</th>"
+        f"<th>{t('parcel')}</th><th class=n>{t('stop')}</th><th>{t('address')}</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table>"
+        f"<p class=order>{t.n('{n} parcel', '{n} parcels', len(in_bag))}</p></section>"
+    )
+
+
+def _page(t: Text, title: str, body: str) -> str:
+    return (
+        f'<!DOCTYPE html>\n<html lang="{t.html_lang}"><head><meta charset=utf-8>'
+        '<meta name=viewport content="width=device-width,initial-scale=1">'
+        f"<title>{title}</title><style>{_SHEET_CSS}</style></head><body>{body}</body></html>\n"
+    )
+
+
+def _sheet_html(plan: DayPlan, courier_id: str, t: Text) -> str:
+    look = _Sheets(plan)
     courier = next((c for c in plan.couriers if c.courier_id == courier_id), None)
-    parcels = {p.parcel_id: p for p in plan.parcels}
-    stops = {s.stop_id: s for s in plan.stops}
-    trips = {t.trip: t for t in plan.trips if t.courier_id == courier_id}
+    trips = {trip.trip: trip for trip in plan.trips if trip.courier_id == courier_id}
     lines = [s for s in plan.sort_lines if s.courier_id == courier_id]
-
-    def address(line: SortLine) -> str:
-        parcel = parcels.get(line.parcel_id)
-        stop = stops.get(line.stop_id)
-        return (parcel.address if parcel and parcel.address else stop.address if stop else "")
-
-    who = esc(courier_id)
-    name = f" – {esc(courier.name)}" if courier and courier.name else ""
-    vehicle = f" · {esc(courier.vehicle)}" if courier else ""
+    who = look.who(courier_id)
     delivered = [s for s in lines if s.bag > 0]
     n_bags = len({(s.trip, s.bag) for s in delivered})
+    chutes = sorted({s.chute for s in delivered if s.chute})
+    facts = [t.n("{n} trip", "{n} trips", len(trips))]
+    if courier:
+        facts.append(esc(courier.vehicle))
+    facts.append(t("{parcels} in {bags}", parcels=t.n("{n} parcel", "{n} parcels", len(delivered)),
+                   bags=t.n("{n} bag", "{n} bags", n_bags)))
+    facts.append(t.n("{n} pickup", "{n} pickups", len(lines) - len(delivered)))
+    if chutes:
+        facts.append(t("chute {n}", n=", ".join(map(str, chutes))))
     brk = plan.breaks.get(courier_id)
-    lunch = f" · lunch {hhmm(brk[0])}-{hhmm(brk[1])}" if brk else ""
-    head = (f"<h1>Sort sheet {who}{name}</h1>"
-            f"<p class=order>{len(trips)} trip(s){vehicle} · {len(delivered)} parcel(s) in "
-            f"{n_bags} bag(s) · {len(lines) - len(delivered)} pickup(s){lunch}</p>"
-            f"<p class=how>{_SHEET_HOW}</p>")
+    if brk:
+        facts.append(t("lunch {start}-{end}", start=hhmm(brk[0]), end=hhmm(brk[1])))
+    head = (f"<h1>{t('Sort sheet {courier}', courier=who)}</h1>"
+            f"<p class=order>{' · '.join(facts)}</p><p class=how>{_sheet_how(t)}</p>")
     body = []
     for trip_no in sorted({s.trip for s in lines} | trips.keys()):
         trip = trips.get(trip_no)
         mine = [s for s in lines if s.trip == trip_no]
         bags = sorted({s.bag for s in mine if s.bag > 0})
-        when = (f"departs {hhmm(trip.depart_s)}, back {hhmm(trip.return_s)} · "
-                f"{len(trip.visits)} stop(s) · " if trip else "")
-        load = (" · load the vehicle: " + ", ".join(f"bag {b}" for b in reversed(bags))
-                if len(bags) > 1 else "")
-        blocks = [f"<h2>Trip {trip_no}</h2><p class=order>{when}"
-                  f"{sum(1 for s in mine if s.bag > 0)} parcels in {len(bags)} bag(s){load}</p>"]
-        for bag in bags:
-            in_bag = sorted((s for s in mine if s.bag == bag), key=lambda s: s.load_position)
-            rows = "".join(
-                f"<tr><td class=box>☐</td><td class='n pos'>{s.load_position}</td>"
-                f"<td class=pid>{esc(s.parcel_id)}</td><td class=n>{s.seq}</td>"
-                f"<td class=addr>{esc(address(s))}</td></tr>"
-                for s in in_bag
-            )
-            blocks.append(
-                f'<section class=bag><div class=label>{who} · Trip {trip_no} · Bag {bag}</div>'
-                "<table><colgroup><col class=box><col class=pos><col class=pid><col class=seq><col>"
-                "</colgroup><thead><tr><th>✓</th><th class=n>load pos.</th><th>parcel</th>"
-                f"<th class=n>stop</th><th>address</th></tr></thead><tbody>{rows}</tbody></table>"
-                f"<p class=order>{len(in_bag)} parcel(s)</p></section>"
-            )
+        when = [t("departs {depart}, back {back}", depart=hhmm(trip.depart_s),
+                  back=hhmm(trip.return_s)),
+                t.n("{n} stop", "{n} stops", len(trip.visits))] if trip else []
+        when.append(t("{parcels} in {bags}",
+                      parcels=t.n("{n} parcel", "{n} parcels", sum(s.bag > 0 for s in mine)),
+                      bags=t.n("{n} bag", "{n} bags", len(bags))))
+        if len(bags) > 1:
+            order = [t("bag {n}", n=b) for b in reversed(bags)]
+            when.append(t("load the vehicle: {bags}", bags=", ".join(order)))
+        blocks = [f"<h2>{t('Trip {n}', n=trip_no)}</h2><p class=order>{' · '.join(when)}</p>"]
+        blocks.extend(_bag_block(look, [s for s in mine if s.bag == bag], t) for bag in bags)
         pickups = sorted((s for s in mine if s.bag == 0), key=lambda s: (s.seq, s.parcel_id))
         if pickups:
             rows = "".join(
                 f"<tr><td class=box>☐</td><td class=n>{s.seq}</td><td class=pid>{esc(s.parcel_id)}</td>"
-                f"<td class=addr>{esc(address(s))}</td></tr>"
+                f"<td class=addr>{esc(look.address(s))}</td></tr>"
                 for s in pickups
             )
             blocks.append(
-                f"<section class=pickups><h3>{who} · Trip {trip_no} · collect on the way</h3>"
-                "<table><colgroup><col class=box><col class=seq><col class=pid><col></colgroup>"
-                "<thead><tr><th>✓</th><th class=n>stop</th><th>parcel</th>"
-                f"<th>address</th></tr></thead><tbody>{rows}</tbody></table></section>"
+                "<section class=pickups><h3>"
+                + t("{courier} · Trip {trip} · collect on the way", courier=who, trip=trip_no)
+                + "</h3><table><colgroup><col class=box><col class=seq><col class=pid><col>"
+                f"</colgroup><thead><tr><th>✓</th><th class=n>{t('stop')}</th>"
+                f"<th>{t('parcel')}</th><th>{t('address')}</th></tr></thead>"
+                f"<tbody>{rows}</tbody></table></section>"
             )
         body.append(f"<div class=trip>{''.join(blocks)}</div>")
     if not body:
-        body.append("<p class=order>No parcels for this courier today.</p>")
-    return (
-        "<!DOCTYPE html>\n<html><head><meta charset=utf-8>"
-        '<meta name=viewport content="width=device-width,initial-scale=1">'
-        f"<title>Sort sheet {who}</title><style>{_SHEET_CSS}</style></head><body>"
-        f"{head}{''.join(body)}</body></html>\n"
-    )
+        body.append(f"<p class=order>{t('No parcels for this courier today.')}</p>")
+    return _page(t, t("Sort sheet {courier}", courier=who), head + "".join(body))
+
+
+def _chute_html(plan: DayPlan, chute: int, t: Text) -> str:
+    """A chute's sheet: its bags in the order they are filled, courier by courier."""
+    look = _Sheets(plan)
+    lines = [s for s in plan.sort_lines if s.chute == chute and s.bag > 0]
+    bags: dict[tuple[str, int, int], list[SortLine]] = {}
+    for s in lines:  # sort lines come by courier, trip, bag: the filling order
+        bags.setdefault((s.courier_id, s.trip, s.bag), []).append(s)
+    couriers = list(dict.fromkeys(cid for cid, _, _ in bags))
+    facts = [", ".join(look.who(cid) for cid in couriers),
+             t("{parcels} in {bags}", parcels=t.n("{n} parcel", "{n} parcels", len(lines)),
+               bags=t.n("{n} bag", "{n} bags", len(bags)))]
+    head = (f"<h1>{t('Chute {n}', n=chute)}</h1><p class=order>{' · '.join(facts)}</p>"
+            "<p class=how>" + t("Fill the bags in this order, each in the order of its table: "
+                                "position 1 goes in first.") + "</p>")
+    blocks = "".join(_bag_block(look, in_bag, t) for in_bag in bags.values())
+    return _page(t, t("Chute {n}", n=chute), head + blocks)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["esc", "hhmm", "hhmmss", "parse_time_s"]
+__all__ = ["N_", "esc", "hhmm", "hhmmss", "parse_time_s"]
 
 # Latest clock time accepted: overnight work up to the next day's midnight.
 _MAX_HOURS = 48
@@ -54,3 +54,9 @@ def hhmmss(seconds: int) -> str:
 def esc(text: object) -> str:
     """Return ``text`` escaped for HTML text and attribute values (quotes included)."""
     return html.escape(str(text), quote=True)
+
+
+def N_(message: str) -> str:  # noqa: N802 - the gettext name extractors know
+    """Mark ``message`` for the catalogue (:mod:`courier.i18n`) without translating it here:
+    for texts defined once at import time (reason codes) and translated where they are shown."""
+    return message

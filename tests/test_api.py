@@ -66,7 +66,7 @@ def test_to_frames_gives_every_table_and_the_routes_as_geometry() -> None:
     frames = plan.to_frames()
     assert set(frames) == {"sort_plan", "stops", "unassigned", "rejects", "routes", "districts"}
     assert len(frames["sort_plan"]) == plan.summary["parcels"]["planned"]
-    assert list(frames["sort_plan"].columns)[:3] == ["parcel_id", "courier_id", "trip"]
+    assert list(frames["sort_plan"].columns)[:4] == ["parcel_id", "courier_id", "courier_name", "trip"]
     routes = frames["routes"]
     assert routes.crs.to_epsg() == 4326
     assert set(routes.geom_type) == {"LineString"}

@@ -168,7 +168,7 @@ def test_courier_map_on_a_phone(driver: Any, pages: dict[str, Path], plan: DayPl
                                                        ".leaflet-popup-content")
                             if e.is_displayed()), None)
     )
-    assert "Stop 2" in popup.text  # its top is in view, not under the list or off screen
+    assert "第2站" in popup.text  # its top is in view, not under the list or off screen
     text = popup.get_attribute("textContent")
     assert "137****2222" in text
     assert '<img src=x onerror="window.__xss=1">' in text  # shown as text, not markup
@@ -307,7 +307,7 @@ def test_overview_map(driver: Any, pages: dict[str, Path], plan: DayPlan) -> Non
     labels = driver.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays label")
     texts = [label.text for label in labels]
     assert any("C/2<i> {{ 7*7 }}" in t for t in texts)  # escaped, shown literally
-    assert any("Not planned" in t for t in texts) and "Districts" in texts
+    assert any("未安排" in t for t in texts) and "片区" in texts  # Chinese by default
     _screenshot(driver, "overview-1280x900.png")
     # The unplanned parcel far from the streets: its popup shows the reason and the payload.
     far = driver.find_elements(By.CSS_SELECTOR, ".cm-x")

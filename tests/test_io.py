@@ -13,7 +13,7 @@ from shapely.geometry import LineString, Point
 
 from courier import io
 from courier.errors import InputError
-from courier.model import Reject, SortLine, Unassigned
+from courier.model import Courier, DayPlan, Parcel, Reject, SortLine, Station, Unassigned
 
 
 def test_dataframe_cells_become_text_as_a_csv_reader_gives_them() -> None:
@@ -65,12 +65,23 @@ def test_unknown_type_and_missing_file_are_input_errors(tmp_path: Path) -> None:
 
 
 def test_plan_tables_are_written_byte_for_byte(tmp_path: Path) -> None:
-    header, rows = io.sort_plan_table([SortLine("P1", "C1", 1, 1, 2, "S00001", 1),
-                                       SortLine("P2", "C1", 1, 1, 1, "S00002", 2)])
+    courier = Courier("C1", "e-tricycle", 100, 200.0, 800.0, 28800, 72000, name="王芳")
+    plan = DayPlan(
+        station=Station(114.0, 22.5), couriers=(courier,),
+        parcels=(Parcel("P1", 2, 114.0, 22.5, address="福田路1号"), Parcel("P2", 3, 114.0, 22.5)),
+        stops=(), trips=(), unassigned=(), rejects=(),
+        sort_lines=(SortLine("P1", "C1", 1, 1, 2, "S00001", 1, chute=3),
+                    SortLine("P2", "C1", 1, 1, 1, "S00002", 2, chute=3)))
+    header, rows = io.sort_plan_table(plan)
     io.write_csv(tmp_path / "a.csv", header, rows)
     assert (tmp_path / "a.csv").read_bytes() == (
-        b"parcel_id,courier_id,trip,bag,load_position,stop_id,seq\n"
-        b"P1,C1,1,1,2,S00001,1\nP2,C1,1,1,1,S00002,2\n")
+        b"parcel_id,courier_id,courier_name,trip,chute,bag,load_position,stop_id,seq,address\n"
+        + "P1,C1,王芳,1,3,1,2,S00001,1,福田路1号\nP2,C1,王芳,1,3,1,1,S00002,2,\n".encode())
+    # With a BOM, as Excel on a Chinese Windows needs; our reader reads the same table.
+    io.write_csv(tmp_path / "b.csv", header, rows, bom=True)
+    assert (tmp_path / "b.csv").read_bytes() == b"\xef\xbb\xbf" + (tmp_path / "a.csv").read_bytes()
+    assert io.read_table(tmp_path / "b.csv").equals(io.read_table(tmp_path / "a.csv"))
+    assert list(io.read_table(tmp_path / "b.csv").columns)[1] == "parcel_id"
     header, rows = io.unassigned_table([Unassigned("P3", "S3", "dropped", "left, out")])
     io.write_csv(tmp_path / "u.csv", header, rows)
     assert (tmp_path / "u.csv").read_text(encoding="utf-8").splitlines()[1] == \

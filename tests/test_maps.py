@@ -12,6 +12,7 @@ import pytest
 
 from courier import maps
 from courier.coords import wgs84_to_gcj02
+from courier.i18n import Text
 from courier.io import write_files
 from courier.model import Courier, DayPlan, Parcel, Snap, Station, Stop, Trip, Unassigned, Visit
 from courier.text import esc
@@ -33,6 +34,7 @@ STOP_LONLAT = {
     "S5": (114.0520, 22.5360),
 }
 ODD_COURIER = "C/2<i>"  # needs escaping in the page and sanitising in the file name
+EN = Text("en")  # the fragments below are checked in English; Chinese is the default
 
 
 def _stop(stop_id: str, parcel_ids: tuple[str, ...], address: str,
@@ -135,12 +137,12 @@ def plan() -> DayPlan:
 
 @pytest.fixture(scope="module")
 def c1_page(plan: DayPlan) -> str:
-    return maps.courier_map(plan, "C1")
+    return maps.courier_map(plan, "C1", t=EN)
 
 
 @pytest.fixture(scope="module")
 def overview_page(plan: DayPlan) -> str:
-    return maps.overview_map(plan)
+    return maps.overview_map(plan, t=EN)
 
 
 def _all_pages(plan: DayPlan) -> list[str]:
@@ -176,7 +178,7 @@ def test_raw_text_in_script_data_is_unicode_escaped(overview_page: str) -> None:
 
 
 def test_no_jinja_evaluation_of_names(plan: DayPlan) -> None:
-    page = maps.courier_map(plan, ODD_COURIER)
+    page = maps.courier_map(plan, ODD_COURIER, t=EN)
     assert f"<title>Route {esc(ODD_COURIER)} {JINJA}</title>" in page
     assert f"C/2&lt;i&gt; {JINJA}" in page  # the list header
     assert JINJA in page_data(maps.overview_map(plan))["groups"][1]["name"]
@@ -215,7 +217,7 @@ def test_numbered_markers_in_visiting_order(plan: DayPlan, c1_page: str) -> None
 
 def test_popup_content(c1_page: str) -> None:
     first = page_data(c1_page)["stops"][0]["popup"]
-    assert "Stop 1" in first and "trip 1" in first
+    assert "Stop 1" in first and "Trip 1" in first
     assert "08:10" in first and "hand over from 08:15" in first  # arrival, then window wait
     assert "09:00–12:00" in first
     assert "P1" in first and "P2" in first and "王小明" in first and "深南大道 1 号" in first
@@ -251,7 +253,7 @@ def test_route_follows_the_street_path(c1_page: str) -> None:
 def test_tiles_options(plan: DayPlan, c1_page: str) -> None:
     assert "tile.openstreetmap.org" in c1_page
     assert "OpenStreetMap contributors" in c1_page
-    amap = maps.courier_map(plan, "C1", tiles="amap")
+    amap = maps.courier_map(plan, "C1", tiles="amap", t=EN)
     assert "autonavi.com" in amap and "AutoNavi / Amap" in amap
     assert "openstreetmap" not in amap.lower()
     # Every drawn point is shifted to GCJ-02 for Amap tiles: the stops ...
@@ -267,7 +269,7 @@ def test_tiles_options(plan: DayPlan, c1_page: str) -> None:
     assert shifted[1] == pytest.approx((float(g_lat), float(g_lon)), abs=2e-6)
     # The Amap link is GCJ-02 whatever the tiles.
     assert page_data(amap)["stops"][0]["popup"] == page_data(c1_page)["stops"][0]["popup"]
-    bare = maps.courier_map(plan, "C1", tiles="none")
+    bare = maps.courier_map(plan, "C1", tiles="none", t=EN)
     assert "L.tileLayer" not in bare and "openstreetmap" not in bare.lower()
     assert page_data(bare)["stops"] == page_data(c1_page)["stops"]
     with pytest.raises(ValueError, match="tiles"):
@@ -277,7 +279,7 @@ def test_tiles_options(plan: DayPlan, c1_page: str) -> None:
 def test_unknown_and_idle_couriers(plan: DayPlan) -> None:
     with pytest.raises(ValueError, match="nobody"):
         maps.courier_map(plan, "nobody")
-    idle = maps.courier_map(plan, "C3")
+    idle = maps.courier_map(plan, "C3", t=EN)
     assert page_data(idle)["stops"] == [] and "No stops in this plan" in idle
 
 

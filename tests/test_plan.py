@@ -28,7 +28,7 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def rows(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8") as fh:
+    with path.open(encoding="utf-8-sig") as fh:  # the plan's CSVs start with a BOM
         return list(csv.DictReader(fh))
 
 
@@ -121,6 +121,26 @@ def test_tiny_town_plan_can_be_checked_by_hand(tmp_path: Path) -> None:
                 if seq_a < seq_b:
                     assert pos_a > pos_b
     check_feasible(tmp_path, DATA / "couriers_tiny.csv")
+
+
+def test_csv_bom_language_and_chutes_options(tmp_path: Path) -> None:
+    code, _ = tiny(tmp_path / "zh")  # the defaults: a BOM, Chinese pages, a chute per courier
+    assert code == 0
+    for name in ("sort_plan.csv", "stops.csv", "unassigned.csv", "rejects.csv"):
+        assert (tmp_path / "zh" / name).read_bytes()[:3] == b"\xef\xbb\xbf", name
+    assert '<html lang="zh-CN">' in (tmp_path / "zh" / "report.html").read_text(encoding="utf-8")
+    lines = rows(tmp_path / "zh" / "sort_plan.csv")
+    couriers = sorted({r["courier_id"] for r in lines})
+    assert {r["chute"] for r in lines} == {str(k) for k in range(1, len(couriers) + 1)}
+    assert all(r["address"] for r in lines if r["courier_name"])  # looked up for the sorter
+    code, _ = tiny(tmp_path / "en", "--lang", "en", "--csv-bom", "no", "--chutes", "1")
+    assert code == 0
+    assert (tmp_path / "en" / "sort_plan.csv").read_bytes().startswith(b"parcel_id,")
+    assert '<html lang="en">' in (tmp_path / "en" / "report.html").read_text(encoding="utf-8")
+    assert {r["chute"] for r in rows(tmp_path / "en" / "sort_plan.csv")} == {"1"}
+    assert sorted(p.name for p in (tmp_path / "en" / "sheets").glob("chute-*")) == ["chute-1.html"]
+    code, output = tiny(tmp_path / "bad", "--chutes", "-1")
+    assert code == 2 and "chutes must be >= 0" in output
 
 
 def test_points_far_from_streets_are_rejected_with_the_reason(tmp_path: Path) -> None:
@@ -412,7 +432,7 @@ def test_lunch_break_is_planned_and_shown(tmp_path: Path) -> None:
     for s in rows(tmp_path / "stops.csv"):
         # Whole minutes shown, so allow the minute the break starts or ends in.
         assert int(s["departure_s"]) <= lo + 60 or int(s["start_s"]) >= hi - 60, s
-    assert f"lunch {lunch}" in (tmp_path / "sheets" / "sort-C1.html").read_text(encoding="utf-8")
+    assert f"午餐 {lunch}" in (tmp_path / "sheets" / "sort-C1.html").read_text(encoding="utf-8")
     assert lunch in (tmp_path / "report.html").read_text(encoding="utf-8")
     check_feasible(tmp_path, DATA / "couriers_tiny.csv")
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from courier.i18n import Text
 from courier.io import safe_filename as sheet_filename
 from courier.io import write_files
 from courier.model import (
@@ -30,13 +31,16 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 H = 3600
 
 
-def write_report(plan: DayPlan, data: dict, out: Path) -> Path:
-    write_files(out, report_files(plan, data))
+EN = Text("en")
+
+
+def write_report(plan: DayPlan, data: dict, out: Path, t: Text = EN) -> Path:
+    write_files(out, report_files(plan, data, t=t))
     return out / "report.html"
 
 
-def write_sort_sheets(plan: DayPlan, out: Path) -> list[Path]:
-    return write_files(out, sort_sheet_files(plan))
+def write_sort_sheets(plan: DayPlan, out: Path, t: Text = EN) -> list[Path]:
+    return write_files(out, sort_sheet_files(plan, t=t))
 
 
 def _stop(stop_id: str, parcel_ids: tuple[str, ...], *, address: str = "",
@@ -162,7 +166,7 @@ def test_user_text_is_escaped_and_nothing_is_loaded(written: tuple[DayPlan, Path
     text = report.read_text(encoding="utf-8")
     assert XSS not in text
     assert f"Ann {XSS_ESCAPED}" in text  # courier name
-    assert f"no room {XSS_ESCAPED}" in text  # unassigned reason
+    assert "capacity and time were used for other stops" in text  # what "dropped" means
     sheet = next(p for p in sheets if p.name == "sort-C1.html").read_text(encoding="utf-8")
     assert XSS not in sheet
     assert f"7 Elm St {XSS_ESCAPED}" in sheet  # address
@@ -175,14 +179,16 @@ def test_user_text_is_escaped_and_nothing_is_loaded(written: tuple[DayPlan, Path
 def test_sort_sheet_bags_are_in_load_order(written: tuple[DayPlan, Path, list[Path]]) -> None:
     _, _, sheets = written
     text = next(p for p in sheets if p.name == "sort-C1.html").read_text(encoding="utf-8")
-    assert "load position 1 goes in first" in text
+    assert "position 1 goes in first" in text
     labels = re.findall(r"<div class=label>([^<]*)</div>", text)
     assert labels == ["C1 · Trip 1 · Bag 1", "C1 · Trip 1 · Bag 2", "C1 · Trip 2 · Bag 1"]
     size = re.search(r"\.label\{font-size:(\d+)px", text)
     assert size is not None and int(size.group(1)) >= 48
-    # Trip 1 delivers P01 P02 | P03 P04: load positions 4 3 | 2 1; a bag is packed from 1 up.
+    # Trip 1 delivers P01 P02 | P03 P04: positions restart in each bag, 2 1 | 2 1, and a bag
+    # is packed from 1 up (its last stop first).
     rows = re.findall(r"<td class='n pos'>(\d+)</td><td class=pid>(P\d\d)</td><td class=n>(\d+)</td>", text)
-    assert rows[:4] == [("3", "P02", "1"), ("4", "P01", "1"), ("1", "P04", "3"), ("2", "P03", "2")]
+    assert rows[:4] == [("1", "P02", "1"), ("2", "P01", "1"), ("1", "P04", "3"), ("2", "P03", "2")]
+    assert "chute 1" in text
     # The pickup is not in a bag: it is listed apart, to collect on the way.
     bags = text.split("collect on the way")
     assert "P10" not in bags[0] and "P10" in bags[1]
@@ -190,7 +196,8 @@ def test_sort_sheet_bags_are_in_load_order(written: tuple[DayPlan, Path, list[Pa
 
 
 def test_sheet_file_names_are_safe(written: tuple[DayPlan, Path, list[Path]]) -> None:
-    _, report, sheets = written
+    _, report, every = written
+    sheets = [p for p in every if p.name.startswith("sort-")]
     assert [p.parent for p in sheets] == [report.parent / "sheets"] * 2
     assert sheets[0].name == "sort-C1.html"
     assert re.fullmatch(r"sort-___02-[0-9a-f]{8}\.html", sheets[1].name)
@@ -212,3 +219,30 @@ def test_empty_plan_still_writes_a_report_and_sheets(tmp_path: Path) -> None:
     sheets = write_sort_sheets(plan, tmp_path)
     assert len(sheets) == 2
     assert "No parcels for this courier today" in sheets[0].read_text(encoding="utf-8")
+
+
+def test_chute_sheets_list_the_bags_in_filling_order(
+        written: tuple[DayPlan, Path, list[Path]]) -> None:
+    _, _, sheets = written
+    chutes = [p for p in sheets if p.name.startswith("chute-")]
+    assert [p.name for p in chutes] == ["chute-1.html", "chute-2.html"]  # one per courier
+    text = chutes[0].read_text(encoding="utf-8")
+    assert "<h1>Chute 1</h1>" in text
+    labels = re.findall(r"<div class=label>([^<]*)</div>", text)
+    assert labels == ["C1 · Trip 1 · Bag 1", "C1 · Trip 1 · Bag 2", "C1 · Trip 2 · Bag 1"]
+    ids = re.findall(r"<td class=pid>(P\d\d)</td>", text)
+    assert ids == ["P02", "P01", "P04", "P03", "P06", "P05"]  # each bag from position 1 up
+    assert "P07" not in text and "P10" not in text  # the other courier's, and the pickup
+
+
+def test_pages_are_chinese_by_default_and_declare_their_language(tmp_path: Path) -> None:
+    plan = _plan()
+    report = write_report(plan, summary(plan), tmp_path / "zh", t=Text())
+    text = report.read_text(encoding="utf-8")
+    assert text.startswith('<!DOCTYPE html>\n<html lang="zh-CN">')
+    assert "<span>已安排包裹</span>" in text and "派送计划 – North hub" in text
+    assert "parcels planned" not in text
+    sheet = write_sort_sheets(plan, tmp_path / "zh", t=Text())[0].read_text(encoding="utf-8")
+    assert '<html lang="zh-CN">' in sheet and "C1 · 第1趟 · 1号袋" in sheet and "装袋方法" in sheet
+    english = write_report(plan, summary(plan), tmp_path / "en").read_text(encoding="utf-8")
+    assert english.startswith('<!DOCTYPE html>\n<html lang="en">') and "已安排" not in english
