@@ -45,15 +45,15 @@ from branca.element import Element, Figure
 from courier.coords import wgs84_to_gcj02
 from courier.i18n import Text
 from courier.io import safe_filename
-from courier.model import DayPlan, Parcel, Stop, StreetGraph, Trip, Visit, Window
-from courier.text import esc, hhmm
+from courier.model import REASONS, DayPlan, Parcel, Stop, StreetGraph, Trip, Visit, Window
+from courier.text import esc, hhmm, mask_phone
 
 if TYPE_CHECKING:
     import geopandas
 
 Tiles = Literal["osm", "amap", "none"]
 
-__all__ = ["courier_map", "map_pages", "mask_phone", "overview_map"]
+__all__ = ["courier_map", "map_pages", "overview_map"]
 
 logger = logging.getLogger(__name__)
 _ZH = Text("zh")  # the default language of every page: the stations are in China
@@ -146,21 +146,11 @@ def _script_text(t: Text) -> dict[str, str]:
         "trip": t("Trip {n}"),
         "districtOf": t("District of {courier}"),
         "districts": esc(t("Districts")),  # HTML: a layer control label
-        "notPlanned": t("Not planned"),
+        "notPlannedAt": t("Not planned ({n})"),
         "zoomIn": t("Zoom in"),
         "zoomOut": t("Zoom out"),
         "close": t("Close"),
     }
-
-
-def mask_phone(phone: str) -> str:
-    """Return ``phone`` with its middle digits hidden: ``13812345678`` -> ``138****5678``."""
-    p = "".join(phone.split())
-    if len(p) >= 8:
-        return p[:3] + "*" * (len(p) - 7) + p[-4:]
-    if len(p) > 2:
-        return "*" * (len(p) - 2) + p[-2:]
-    return "*" * len(p)
 
 
 def _check_tiles(tiles: str) -> None:
@@ -848,8 +838,10 @@ def _overview_page(
         })
 
     # Unplanned parcels, grouped by where they are: at their snapped stop if they got one,
-    # else at the parcel's own position; parcels with neither cannot be drawn.
-    spots: dict[tuple[float, float], list[str]] = {}
+    # else at the parcel's own position; parcels with neither cannot be drawn. Plain arrays,
+    # one canvas layer and popups built on a click: a day with thousands left out stays a
+    # page of a few MB that draws in a second (the reason's meaning is sent once per code).
+    spots: dict[tuple[float, float], list[list[str]]] = {}
     for u in plan.unassigned:
         snapped = index.stops.get(u.stop_id)
         parcel = index.parcels.get(u.parcel_id)
@@ -861,16 +853,14 @@ def _overview_page(
             continue
         if parcel is not None and parcel.address:
             address = parcel.address
-        spots.setdefault(_point(tiles, lon, lat), []).append(
-            f"<li><code>{esc(u.parcel_id)}</code> <b>{esc(u.reason_code)}</b>: "
-            f"{esc(u.reason)}<div class='cm-addr'>{esc(address)}</div></li>"
-        )
-    unassigned = []
-    for (lat, lon), rows in spots.items():
-        head = esc(t("Not planned ({n})", n=len(rows)))
-        unassigned.append({"lat": lat, "lon": lon, "popup": (
-            f"<div class='cm-pop'><div class='cm-pop-h'>{head}</div>"
-            f"<ul class='cm-parcels'>{''.join(rows)}</ul></div>")})
+        spots.setdefault(_point(tiles, lon, lat), []).append([u.parcel_id, u.reason_code, address])
+    unassigned = [[round(lat, _DECIMALS), round(lon, _DECIMALS), rows]
+                  for (lat, lon), rows in spots.items()]
+    # A code's meaning in the page's language; a code without one shows its parcels' reason.
+    reasons: dict[str, str] = {}
+    for u in plan.unassigned:
+        reasons.setdefault(u.reason_code, t(REASONS[u.reason_code])
+                           if u.reason_code in REASONS else u.reason)
     if spots:
         drawn.append(np.array(list(spots)))
     district_json = None
@@ -884,7 +874,8 @@ def _overview_page(
         "groups": groups,
         "dots": dots,
         "unassigned": unassigned,
-        "unassignedLabel": f"<span class='cm-x-key'>✕</span>{esc(not_planned)}",
+        "reasons": reasons,
+        "unassignedLabel": f"<span class='cm-x-key'></span>{esc(not_planned)}",
         "districts": district_json,
         "station": {"lat": station[0], "lon": station[1], "popup": _station_popup(plan, t)},
         "bounds": bounds,
@@ -936,7 +927,7 @@ body { font: 15px/1.35 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans 
        "PingFang SC", sans-serif; }
 /* Without tiles (offline, or tiles="none") a paper-like background keeps routes readable. */
 .leaflet-container { background: #f2efe9; font: inherit; }
-.stop-icon, .station-icon, .cm-arrow, .cm-x { background: none; border: none; }
+.stop-icon, .station-icon, .cm-arrow { background: none; border: none; }
 /* Too many stops for numbers at this zoom: dots, centred where the circles were. */
 .cm-crowded .stop-icon span { width: 14px; height: 14px; margin: 11px; border-width: 2px;
   font-size: 0; }
@@ -951,12 +942,9 @@ body { font: 15px/1.35 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans 
 .cm-arrow i { display: block; width: 0; height: 0; border-left: 6px solid transparent;
   border-right: 6px solid transparent; border-bottom: 13px solid #333;
   filter: drop-shadow(0 0 1px #fff) drop-shadow(0 0 1px #fff); }
-.cm-x div { width: 26px; height: 26px; line-height: 24px; text-align: center; font-size: 18px;
-  font-weight: 700; color: #fff; background: #c0392b; border: 2px solid #fff; border-radius: 4px;
-  box-sizing: border-box; box-shadow: 0 1px 3px rgba(0,0,0,.6); }
-.cm-x-key { display: inline-block; width: 16px; height: 16px; line-height: 16px;
-  text-align: center; color: #fff; background: #c0392b; border-radius: 3px; margin-right: 4px;
-  font-size: 12px; }
+.cm-x-key { display: inline-block; width: 10px; height: 10px; background: #d62728;
+  border: 1.5px solid #fff; border-radius: 50%; box-shadow: 0 0 0 1px #d62728;
+  margin-right: 6px; vertical-align: middle; }
 .cm-swatch { display: inline-block; width: 14px; height: 6px; border-radius: 3px;
   margin-right: 6px; vertical-align: middle; }
 .cm-pop { min-width: 200px; font-size: 14px; }
@@ -1223,6 +1211,28 @@ function cmCrowded(map, stops, px) {
   }).sort(function (a, b) { return a - b; });
   return nearest[Math.floor(nearest.length / 2)] < px * Math.sqrt(step);
 }
+function cmUnplannedPopup(rows, reasons, text) {  // text only: nothing here is parsed as HTML
+  var el = document.createElement('div'), head = document.createElement('div');
+  var list = document.createElement('ul'), seen = {};
+  el.className = 'cm-pop';
+  head.className = 'cm-pop-h';
+  head.textContent = cmFormat(text.notPlannedAt, {n: rows.length});
+  list.className = 'cm-parcels';
+  rows.forEach(function (r) {
+    var li = document.createElement('li'), id = document.createElement('code');
+    var why = document.createElement('b'), addr = document.createElement('div');
+    id.textContent = r[0];
+    why.textContent = r[1];
+    addr.className = 'cm-addr';
+    addr.textContent = r[2];
+    li.append(id, ' ', why);
+    if (reasons[r[1]] && !seen[r[1]]) { li.append(': ' + reasons[r[1]]); seen[r[1]] = true; }
+    li.append(addr);
+    list.append(li);
+  });
+  el.append(head, list);
+  return el;
+}
 function overviewMap(map, data) {
   var extra = [], text = data.text;
   cmControls(map, text);
@@ -1243,8 +1253,11 @@ function overviewMap(map, data) {
     extra.push({label: text.districts, layer: d});
   }
   cmGroups(map, data.groups, false, 4);
-  // Many stops: small dots on one canvas keep a station-size plan fast.
-  var canvas = L.canvas({padding: 0.5});
+  // Many stops: small dots on one canvas keep a station-size plan fast. Its own pane above
+  // the districts and routes (SVG, which would take the dots' clicks); unplanned dots share
+  // the canvas, since a second one would take every click meant for the first.
+  map.createPane('cm-dots').style.zIndex = 450;
+  var canvas = L.canvas({padding: 0.5, pane: 'cm-dots'});
   data.dots.forEach(function (s) {
     var g = data.groups[s[0]];
     L.circleMarker([s[1], s[2]], {renderer: canvas, radius: 6, color: '#fff', weight: 1.5,
@@ -1260,18 +1273,22 @@ function overviewMap(map, data) {
       .addTo(g.layer);
   });
   if (data.unassigned.length) {
+    // Red dots on the stops' canvas, drawn after them so on top; the popup is built when
+    // opened.
     var u = L.featureGroup().addTo(map);
     data.unassigned.forEach(function (x) {
-      L.marker([x.lat, x.lon], {
-        icon: L.divIcon({className: 'cm-x', html: '<div>✕</div>', iconSize: [26, 26],
-                         iconAnchor: [13, 13], popupAnchor: [0, -12]}),
-        title: text.notPlanned, zIndexOffset: 800
-      }).bindPopup(x.popup, {maxWidth: 320}).addTo(u);
+      L.circleMarker([x[0], x[1]], {renderer: canvas, radius: 5, color: '#fff', weight: 1.5,
+                                    fillColor: '#d62728', fillOpacity: 1, cmUnplanned: true})
+        .bindPopup(function () { return cmUnplannedPopup(x[2], data.reasons, text); },
+                   {maxWidth: 320})
+        .addTo(u);
     });
     extra.push({label: data.unassignedLabel, layer: u});
   }
   cmStation(map, data.station, text);
-  var control = cmOverlays(map, data.groups, data.collapsed, extra);
+  // On a phone the courier list would cover half the map: it opens from its button.
+  var phone = window.matchMedia && window.matchMedia('(max-width: 700px)').matches;
+  var control = cmOverlays(map, data.groups, data.collapsed || phone, extra);
   cmFit(map, data.bounds, null, control.getContainer().offsetHeight);
 }
 """

@@ -10,7 +10,7 @@ from __future__ import annotations
 import html
 import re
 
-__all__ = ["N_", "esc", "hhmm", "hhmmss", "parse_time_s"]
+__all__ = ["N_", "esc", "hhmm", "hhmmss", "mask_phone", "parse_time_s"]
 
 # Latest clock time accepted: overnight work up to the next day's midnight.
 _MAX_HOURS = 48
@@ -60,3 +60,13 @@ def N_(message: str) -> str:  # noqa: N802 - the gettext name extractors know
     """Mark ``message`` for the catalogue (:mod:`courier.i18n`) without translating it here:
     for texts defined once at import time (reason codes) and translated where they are shown."""
     return message
+
+
+def mask_phone(phone: str) -> str:
+    """Return ``phone`` with its middle digits hidden: ``13812345678`` -> ``138****5678``."""
+    p = "".join(phone.split())
+    if len(p) >= 8:
+        return p[:3] + "*" * (len(p) - 7) + p[-4:]
+    if len(p) > 2:
+        return "*" * (len(p) - 2) + p[-2:]
+    return "*" * len(p)

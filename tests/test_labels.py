@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from courier import labels
 from courier.i18n import Text
 from courier.io import safe_filename, write_files
 from courier.labels import LABELS_PER_SHEET, LabelCode, label_code, label_files, read_label_code
@@ -121,6 +122,12 @@ def test_every_delivered_parcel_has_one_label_in_its_couriers_file_in_sort_order
     c1 = files[_file("C1")]
     assert len(_codes(c1)) == 26 and c1.count("<section class=sheet>") == 2  # 24 + 2
     assert "1件揽收件没有标签" in c1
+
+
+def test_codes_drawn_on_every_core_are_the_same_pages(plan: DayPlan, files: dict[str, str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(labels, "_PARALLEL_FROM", 1)  # a big day's path, on this small one
+    assert labels.label_files(plan) == files
 
 
 def test_the_qr_text_is_ascii_and_round_trips_ids_with_separators() -> None:
