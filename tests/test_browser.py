@@ -317,6 +317,18 @@ return out;
 """
 
 
+def _settled(driver: Any, script: str) -> Any:
+    """The script's answer once the map has stopped moving (two readings alike)."""
+    last = None
+    for _ in range(20):
+        now = driver.execute_script(script)
+        if now == last:
+            return now
+        last = now
+        time.sleep(0.25)
+    return last
+
+
 def test_overview_courier_list_folds_away_on_a_phone(driver: Any, pages: dict[str, Path]) -> None:
     _open(driver, pages["overview"], 390, 844, mobile=True)
     control = driver.find_element(By.CSS_SELECTOR, ".leaflet-control-layers")
@@ -333,7 +345,7 @@ def test_overview_map(driver: Any, pages: dict[str, Path], plan: DayPlan) -> Non
     _open(driver, pages["overview"], 1280, 900, mobile=False)
     assert driver.find_elements(By.CSS_SELECTOR, ".leaflet-overlay-pane svg path")
     # The unplanned parcels: one canvas layer of dots (thousands stay fast), two spots here.
-    spots = driver.execute_script(_UNPLANNED)
+    spots = _settled(driver, _UNPLANNED)
     assert len(spots) == 2
     labels = driver.find_elements(By.CSS_SELECTOR, ".leaflet-control-layers-overlays label")
     texts = [label.text for label in labels]
@@ -353,8 +365,7 @@ def test_overview_map(driver: Any, pages: dict[str, Path], plan: DayPlan) -> Non
     assert '远方 <img src=x onerror="window.__xss=1">' in popup.text
     # The planned stops share that canvas: their dots still take a click.
     driver.find_element(By.CSS_SELECTOR, ".leaflet-popup-close-button").click()
-    dots = driver.execute_script(_UNPLANNED.replace("l.options.cmUnplanned",
-                                                    "!l.options.cmUnplanned"))
+    dots = _settled(driver, _UNPLANNED.replace("l.options.cmUnplanned", "!l.options.cmUnplanned"))
     x, y = dots[0]
     ActionChains(driver).move_to_element_with_offset(
         pane, x - pane.size["width"] / 2, y - pane.size["height"] / 2).click().perform()
