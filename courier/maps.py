@@ -1068,11 +1068,17 @@ function cmStation(map, s, text) {
     title: text.station, zIndexOffset: 1000
   }).bindPopup(s.popup).addTo(map);
 }
-function cmFit(map, bounds, panel, top) {
+function cmFit(map, bounds, panel, control) {
   if (!bounds) { return; }
   // Keep the route clear of the stop list (below it on a phone, beside it on a wide screen)
-  // and of an expanded layer control (top px).
-  var tl = [24, (top || 0) + 24], br = [24, 24];
+  // and of an expanded layer control (top right): below a short one, left of a tall one (a
+  // station's 60 couriers fill the height; padding by it left no room for the map).
+  var tl = [24, 24], br = [24, 24];
+  if (control) {
+    var size = map.getSize();
+    if (control.offsetHeight < size.y / 3) { tl[1] += control.offsetHeight; }
+    else if (control.offsetWidth < size.x / 2) { br[0] += control.offsetWidth; }
+  }
   if (panel && panel.open) {
     if (window.innerWidth >= 760) { tl = [panel.offsetLeft + panel.offsetWidth + 12, 24]; }
     else { br = [24, panel.offsetHeight + 24]; }
@@ -1289,6 +1295,6 @@ function overviewMap(map, data) {
   // On a phone the courier list would cover half the map: it opens from its button.
   var phone = window.matchMedia && window.matchMedia('(max-width: 700px)').matches;
   var control = cmOverlays(map, data.groups, data.collapsed || phone, extra);
-  cmFit(map, data.bounds, null, control.getContainer().offsetHeight);
+  cmFit(map, data.bounds, null, control.getContainer());
 }
 """

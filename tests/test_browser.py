@@ -341,6 +341,31 @@ def test_overview_courier_list_folds_away_on_a_phone(driver: Any, pages: dict[st
     assert _severe_errors(driver) == []
 
 
+def test_a_station_of_sixty_couriers_fits_beside_its_courier_list(
+        driver: Any, plan: DayPlan, tmp_path: Path) -> None:
+    # Sixty couriers make the layer list as tall as the window: the map is fitted beside it,
+    # not below it (which left the map a strip and zoomed in on a corner).
+    import dataclasses
+
+    from courier.model import Courier
+
+    ids = [f"K{k:02d}" for k in range(60)]
+    couriers = tuple(Courier(cid, "e-tricycle", 100, 200.0, 1000.0, 28800, 72000) for cid in ids)
+    trips = tuple(dataclasses.replace(trip, courier_id=ids[k % 60])
+                  for k, trip in enumerate(plan.trips * 20))
+    big = dataclasses.replace(plan, couriers=couriers, trips=trips)
+    (page,) = write_files(tmp_path, {"overview.html": maps.overview_map(big)})
+    _open(driver, page, 1280, 800, mobile=False)
+    control = driver.find_element(By.CSS_SELECTOR, ".leaflet-control-layers")
+    assert control.size["height"] > 400
+    dots = _settled(driver, _UNPLANNED.replace("l.options.cmUnplanned", "!l.options.cmUnplanned"))
+    left_of_list = control.location["x"]
+    assert dots and all(0 < x < left_of_list and 0 < y < 800 for x, y in dots)
+    xs = [x for x, _ in dots]
+    assert max(xs) - min(xs) > 200  # the stops spread over the map, not a zoomed-in corner
+    assert _severe_errors(driver) == []
+
+
 def test_overview_map(driver: Any, pages: dict[str, Path], plan: DayPlan) -> None:
     _open(driver, pages["overview"], 1280, 900, mobile=False)
     assert driver.find_elements(By.CSS_SELECTOR, ".leaflet-overlay-pane svg path")
