@@ -478,8 +478,12 @@ def bench_load(
         load.write(result, out)
         if not quiet:
             exp = result["time_exponent"]
-            typer.echo(f"{points} points; time exponent {exp if exp is not None else 'n/a'}; "
+            over = ", ".join(map(str, result["time_exponent_points"]))
+            typer.echo(f"{points} points; time exponent {exp if exp is not None else 'n/a'}"
+                       f"{f' (over {over} parcels)' if exp is not None else ''}; "
                        f"written to {out / 'bench.html'}")
+            if result["note"]:
+                typer.echo(f"note: {result['note']}")
 
     _run(body)
 

@@ -224,11 +224,30 @@ def test_bench_load_writes_json_and_plots(tmp_path: Path) -> None:
         assert {"snap_stops", "districts", "routing"} <= set(p["timings_s"])
         assert p["adds_up"] and p["peak_rss_mb"] > 0
         assert p["couriers_needed"] is None or p["couriers_needed"] >= 1
-    assert isinstance(data["time_exponent"], float)
+        assert isinstance(p["cut_by_time_limit"], bool)
+    assert data["time_exponent"] is None or isinstance(data["time_exponent"], float)
+    assert data["note"] == "" or "cut the search" in data["note"]
     for png in ("time_vs_volume.png", "km_per_parcel.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (out / "bench.html").read_text(encoding="utf-8")
     assert 'src="time_vs_volume.png"' in page and "<script" not in page
+
+
+def test_the_time_exponent_leaves_out_points_the_time_limit_cut() -> None:
+    from courier.bench.load import growth
+
+    # Work grows as volume^1.5; the 8,000 point ran into its limit and took only 40 s.
+    points = [{"volume": v, "plan_s": 0.001 * v ** 1.5, "cut_by_time_limit": False}
+              for v in (1000, 2000, 4000)]
+    points.append({"volume": 8000, "plan_s": 40.0, "cut_by_time_limit": True})
+    fit = growth(points)
+    assert fit["time_exponent"] == 1.5
+    assert fit["time_exponent_points"] == [1000, 2000, 4000] and fit["cut_points"] == [8000]
+    assert "cut the search at 1 of 4 point(s) (8000 parcels)" in fit["note"]
+    # Every point cut: no exponent at all, rather than the limit's (the -0.08 of the issue).
+    every = growth([{**p, "cut_by_time_limit": True} for p in points])
+    assert every["time_exponent"] is None and "fewer than two: none" in every["note"]
+    assert growth(points[:3])["note"] == ""
 
 
 def test_bench_load_rejects_both_or_neither_sweep(tmp_path: Path) -> None:

@@ -167,6 +167,9 @@ def point_figures(summary: Mapping[str, Any]) -> dict[str, Any]:
         "couriers_used": summary["totals"]["couriers_used"],
         "unassigned": dict(summary["unassigned_by_reason"]),
         "unassigned_share": round(summary["parcels"]["unassigned"] / max(1, summary["parcels"]["input"]), 4),
+        # The time limit cut a search or the repair: the point's time measures the limit, not
+        # the work, so the growth fit leaves it out.
+        "cut_by_time_limit": not summary.get("search", {}).get("repeatable", True),
     }
 
 
@@ -339,8 +342,29 @@ def _result(streets: Path, sweep: Sweep, points: list[dict[str, Any]]) -> dict[s
         "solution_limit": sweep.solution_limit,
         "budget": str(sweep.config().budget),
         "points": points,
-        "time_exponent": time_exponent([p["volume"] for p in points], [p["plan_s"] for p in points]),
+        **growth(points),
         "maxrss_mb": maxrss_mb(),
+    }
+
+
+def growth(points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The time exponent over the points the time limit did not cut, and a note on those it
+    did: a cut point ran into the limit, and a fit through it measures the limit (the sweep
+    that printed -0.08 and -0.32 had every point cut)."""
+    fair = [p for p in points if not p.get("cut_by_time_limit")]
+    cut = [p["volume"] for p in points if p.get("cut_by_time_limit")]
+    note = ""
+    if cut:
+        note = (f"the time limit cut the search at {len(cut)} of {len(points)} point(s) "
+                f"({', '.join(map(str, cut))} parcels): their time is the limit's, not the "
+                "work's; the exponent is fitted over the others"
+                + ("" if len(fair) >= 2 else " (fewer than two: none)")
+                + "; give a longer --time-limit")
+    return {
+        "time_exponent": time_exponent([p["volume"] for p in fair], [p["plan_s"] for p in fair]),
+        "time_exponent_points": [p["volume"] for p in fair],
+        "cut_points": cut,
+        "note": note,
     }
 
 
@@ -386,9 +410,13 @@ def _plots(result: Mapping[str, Any], out: Path) -> list[Path]:
         ys = np.array([p["timings_s"].get(stage, np.nan) for p in points])
         if np.nanmax(ys, initial=0) > 0.01 * secs.max():
             ax.loglog(vol, ys, ".--", color=f"C{k}", alpha=0.8, label=stage)
+    cut = np.array([bool(p.get("cut_by_time_limit")) for p in points])
+    if cut.any():
+        ax.loglog(vol[cut], secs[cut], "x", color="C3", ms=10, mew=2,
+                  label="cut by the time limit (not fitted)")
     exp = result.get("time_exponent")
-    if exp is not None and len(vol) >= 2:
-        slope, icept = np.polyfit(np.log(vol), np.log(secs), 1)
+    if exp is not None and (~cut).sum() >= 2:
+        slope, icept = np.polyfit(np.log(vol[~cut]), np.log(secs[~cut]), 1)
         xs = np.geomspace(vol.min(), vol.max(), 50)
         ax.loglog(xs, np.exp(icept) * xs**slope, "-", color="black", lw=1,
                   label=f"fit: time ∝ volume^{exp:.2f}")
@@ -464,6 +492,7 @@ def _html(result: Mapping[str, Any], figures: Sequence[str], *,
           cols: Sequence[tuple[str, str]] | None = None) -> str:
     points = result["points"]
     cols = cols or [("volume", "parcels"), ("couriers", "roster"), ("plan_s", "plan s"),
+            ("cut_by_time_limit", "cut by the time limit"),
             ("peak_rss_mb", "peak RSS MB"), ("km_per_parcel", "km/parcel"),
             ("parcels_per_courier_hour", "parcels/courier-h"), ("couriers_needed", "couriers needed"),
             ("unassigned", "unassigned by reason")]
