@@ -9,6 +9,7 @@ exits with 1 (set COURIER_DEBUG=1 to see the traceback). Every user error leaves
 from __future__ import annotations
 
 import enum
+import logging
 import os
 import sys
 import time
@@ -89,10 +90,18 @@ def _parse_bbox(text: str) -> tuple[float, float, float, float]:
     return west, south, east, north
 
 
-def _run(fn: Callable[[], None]) -> None:
-    """Run a command body: InputError -> exit 2 with its message; other errors -> exit 1."""
+def _run(fn: Callable[[], None], *, quiet: bool = False) -> None:
+    """Run a command body: InputError -> exit 2 with its message; other errors -> exit 1.
+
+    ``quiet`` keeps the library's log warnings off the terminal too (the plan's warnings are
+    in summary.json): "nothing but errors".
+    """
     from courier.errors import InputError
 
+    log = logging.getLogger("courier")
+    level = log.level
+    if quiet:
+        log.setLevel(logging.ERROR)
     try:
         fn()
     except InputError as exc:
@@ -103,6 +112,8 @@ def _run(fn: Callable[[], None]) -> None:
         if os.environ.get("COURIER_DEBUG"):
             raise
         _abort(f"internal error: {type(exc).__name__}: {exc} (set COURIER_DEBUG=1 for details)", 1)
+    finally:
+        log.setLevel(level)
 
 
 @contextmanager
@@ -188,7 +199,7 @@ def plan(
         if not quiet:
             _print_summary(result, out)
 
-    _run(body)
+    _run(body, quiet=quiet)
 
 
 def _inputs(streets: Path | None, parcels: Path | None, couriers: Path | None, *, seed: int,
@@ -439,7 +450,7 @@ def bench_station(
         if not quiet:
             typer.echo(bench.format_table(result))
 
-    _run(body)
+    _run(body, quiet=quiet)
 
 
 @bench_app.command("load")
@@ -485,7 +496,7 @@ def bench_load(
             if result["note"]:
                 typer.echo(f"note: {result['note']}")
 
-    _run(body)
+    _run(body, quiet=quiet)
 
 
 @bench_app.command("city")
@@ -515,7 +526,7 @@ def bench_city(
                        f"(planning {result['plan_all_s']:.0f} s); peak memory {result['peak_rss_mb']:.0f} MB; "
                        f"time exponent {result['time_exponent']}; written to {out / 'bench.html'}")
 
-    _run(body)
+    _run(body, quiet=quiet)
 
 
 @history_app.command("compare")
@@ -571,7 +582,7 @@ def history_compare(
                    f"({t['zone_by_zone']['saving_pct']:.1f} % shorter, Kendall "
                    f"{t['zone_by_zone']['kendall']:.3f}); written to {out}")
 
-    _run(body)
+    _run(body, quiet=quiet)
 
 
 def main() -> None:

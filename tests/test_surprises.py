@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -331,3 +333,23 @@ def test_districts_written_by_a_plan_round_trip(tmp_path: Path) -> None:
     assert all(edited.get(sid) == other for sid in moved)
     assert all(edited.get(sid) == again[sid] for sid in kept)
     assert len(edited) >= 0.95 * len(again)
+
+
+def test_quiet_prints_nothing_but_errors_not_even_the_plans_warnings(tmp_path: Path) -> None:
+    # One courier of 1 parcel x 1 trip for five parcels: the roster warning is logged while
+    # planning. With --quiet it stays off the terminal (it is in summary.json).
+    roster = tmp_path / "couriers.csv"
+    roster.write_text("courier_id,vehicle,capacity_parcels,capacity_kg,capacity_l,shift_start,"
+                      "shift_end,max_trips\nC1,etricycle,1,100,500,08:00,18:00,1\n",
+                      encoding="utf-8")
+    base = ["plan", "--streets", str(TOWN), "--parcels", str(DATA / "parcels_tiny.csv"),
+            "--couriers", str(roster), "--station", "114.0,22.5", "--time-limit", "5",
+            "--workers", "1", "--no-cache", "--tiles", "none"]
+    code, output = invoke(*base, "--out", str(tmp_path / "loud"))
+    assert code == 0 and "this roster carries at most 1 parcels" in output
+    # A real process: under pytest its log capture would hide a stray warning.
+    run = subprocess.run([sys.executable, "-m", "courier", *base, "--out", str(tmp_path / "quiet"),
+                          "--quiet"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and run.stdout == "" and run.stderr == "", run.stderr
+    summary = (tmp_path / "quiet" / "summary.json").read_text(encoding="utf-8")
+    assert "this roster carries at most 1 parcels" in summary
