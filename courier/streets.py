@@ -41,6 +41,7 @@ from courier.model import UNREACHABLE, FloatArray, IntArray, Snap, StreetGraph
 __all__ = [
     "UNREACHABLE",
     "TravelMatrix",
+    "crop",
     "fragment_distance_m",
     "from_networkx",
     "load_graph",
@@ -553,6 +554,60 @@ def _load_cache(target: Path, source: Path) -> StreetGraph | None:
         logger.warning("street cache %s is unreadable (%s); rebuilding it", target, exc)
         return None
     return graph
+
+
+def crop(graph: StreetGraph, bbox: tuple[float, float, float, float]) -> StreetGraph:
+    """Return the part of ``graph`` inside ``bbox`` (W, S, E, N degrees), strongly connected.
+
+    For one station of a city: its matrices need only the streets its stops can use, and a
+    shortest-path search over a crop is as much faster as the crop is smaller. Edges with an
+    end inside are kept, then the largest strongly connected part of them, with the graph's
+    own lengths, times, names and projection (so a crop's routes cost what they cost on the
+    whole graph, where the crop holds the shortest paths: give a margin around the stops).
+
+    Raises
+    ------
+    InputError
+        Fewer than two nodes of the graph are inside ``bbox``.
+    """
+    west, south, east, north = bbox
+    inside = ((graph.node_lon >= west) & (graph.node_lon <= east)
+              & (graph.node_lat >= south) & (graph.node_lat <= north))
+    keep = inside[graph.edge_from] | inside[graph.edge_to]
+    u, v = graph.edge_from[keep], graph.edge_to[keep]
+    n = graph.n_nodes
+    adjacency = sp.csr_matrix((np.ones(u.size, dtype=np.int8), (u, v)), shape=(n, n))
+    _, labels = connected_components(adjacency, directed=True, connection="strong")
+    used = np.zeros(n, dtype=bool)
+    used[u] = used[v] = True
+    sizes = np.bincount(labels[used], minlength=n) if used.any() else np.zeros(n, dtype=np.int64)
+    biggest = int(np.argmax(sizes))
+    in_scc = used & (labels == biggest)
+    if int(in_scc.sum()) < 2:
+        raise InputError(f"{graph.source}: no connected streets inside bbox {bbox}")
+    new_index = np.full(n, -1, dtype=np.int64)
+    new_index[in_scc] = np.arange(int(in_scc.sum()))
+    edge = np.flatnonzero(keep)[in_scc[u] & in_scc[v]]
+    x, y = graph.node_x_m[inside], graph.node_y_m[inside]
+    frag = graph.fragment_xy_m
+    near = ((frag[:, [0, 2]].max(axis=1) >= x.min()) & (frag[:, [0, 2]].min(axis=1) <= x.max())
+            & (frag[:, [1, 3]].max(axis=1) >= y.min()) & (frag[:, [1, 3]].min(axis=1) <= y.max()))
+    return StreetGraph(
+        node_osm_id=graph.node_osm_id[in_scc],
+        node_lon=graph.node_lon[in_scc],
+        node_lat=graph.node_lat[in_scc],
+        node_x_m=graph.node_x_m[in_scc],
+        node_y_m=graph.node_y_m[in_scc],
+        edge_from=new_index[graph.edge_from[edge]].astype(np.int32),
+        edge_to=new_index[graph.edge_to[edge]].astype(np.int32),
+        edge_length_m=graph.edge_length_m[edge],
+        edge_time_s=graph.edge_time_s[edge],
+        edge_name=tuple(graph.edge_name[i] for i in edge.tolist()),
+        crs_metric=graph.crs_metric,
+        profile=graph.profile,
+        source=f"{graph.source} [{west:.5f},{south:.5f},{east:.5f},{north:.5f}]",
+        fragment_xy_m=frag[near],
+    )
 
 
 def load_graph(

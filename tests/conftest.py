@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -47,3 +50,39 @@ def networkx_with_stops(graph: StreetGraph, snaps: Sequence[Snap]) -> nx.DiGraph
         for (fa, a), (fb, b) in itertools.pairwise(chain):
             g.add_edge(a, b, time=(fb - fa) * t, length=(fb - fa) * ln)
     return g
+
+
+# Headless Chromium for the page tests (Debian: apt-get install chromium chromium-driver).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+NEEDS_CHROMIUM = pytest.mark.skipif(
+    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+    reason=f"headless browser tests need {CHROMIUM} and {CHROMEDRIVER} "
+           "(Debian: apt-get install chromium chromium-driver)",
+)
+
+
+@contextlib.contextmanager
+def chromium(*extra: str, eager: bool = False) -> Iterator[Any]:
+    """Yield a headless Chromium driver with its own profile, console logs kept.
+
+    ``extra`` are more command-line flags (a window size, say); ``eager`` returns from a page
+    load at DOMContentLoaded, not waiting for tile requests that cannot succeed offline.
+    """
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    with tempfile.TemporaryDirectory(prefix="courier-chromium-") as profile:
+        for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update",
+                    "--disable-sync", f"--user-data-dir={profile}", *extra):
+            options.add_argument(arg)
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        if eager:
+            options.page_load_strategy = "eager"
+        drv = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
+        drv.set_page_load_timeout(30)
+        try:
+            yield drv
+        finally:
+            drv.quit()

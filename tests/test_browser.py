@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import NEEDS_CHROMIUM, chromium
 
 from courier import maps
 from courier.io import write_files
 from courier.model import DayPlan
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 ARTIFACTS = Path(__file__).parent / "artifacts"  # gitignored: screenshots to look at
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-        reason=f"headless browser tests need {CHROMIUM} and {CHROMEDRIVER} "
-               "(Debian: apt-get install chromium chromium-driver)",
-    ),
-]
+pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
 from selenium.common.exceptions import NoAlertPresentException  # noqa: E402
@@ -58,25 +49,10 @@ def pages(plan: DayPlan, tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[Any]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    with tempfile.TemporaryDirectory(prefix="courier-chromium-") as profile:
-        for arg in (
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-quic", f"--user-data-dir={profile}", "--window-size=390,844",
-        ):
-            options.add_argument(arg)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        # Our scripts run before DOMContentLoaded ends; waiting for "load" would wait for
-        # tile requests that cannot succeed offline.
-        options.page_load_strategy = "eager"
-        drv = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
-        drv.set_page_load_timeout(30)
-        try:
-            yield drv
-        finally:
-            drv.quit()
+    # Eager: our scripts run before DOMContentLoaded ends; waiting for "load" would wait for
+    # tile requests that cannot succeed offline.
+    with chromium("--disable-quic", "--window-size=390,844", eager=True) as drv:
+        yield drv
 
 
 def _open(driver: Any, page: Path, width: int, height: int, *, mobile: bool) -> None:

@@ -210,6 +210,22 @@ def test_killing_a_worker_mid_run_loses_no_parcel(own_cluster: Cluster) -> None:
     assert p["planned"] > 0
 
 
+def test_bench_city_plans_every_station_on_its_own_crop(cluster: Cluster) -> None:
+    from distributed import Client
+
+    from courier.app import demo_streets
+    from courier.bench import city
+
+    with Client(cluster.address, timeout=30) as client:
+        result = city.run(streets=demo_streets(), stations=3, parcels_per_station=60,
+                          client=client, time_limit_s=3, seed=1)
+    assert result["totals"]["adds_up"] and result["totals"]["input"] == 180
+    assert [p["station"] for p in result["points"]] == [1, 2, 3]
+    # Each station's streets are a crop: fewer nodes than the city's, and enough to plan on.
+    assert all(0 < p["graph_nodes"] < result["graph_nodes_city"] for p in result["points"])
+    assert result["totals"]["planned"] >= 150
+
+
 def test_bench_load_writes_json_and_plots(tmp_path: Path) -> None:
     out = tmp_path / "bench"
     result = CliRunner().invoke(app, ["bench", "load", "--streets", str(DATA / "tiny_town.osm"),

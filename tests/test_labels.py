@@ -5,13 +5,13 @@ from __future__ import annotations
 import base64
 import math
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import NEEDS_CHROMIUM, chromium
 
 from courier import labels
 from courier.i18n import Text
@@ -24,8 +24,6 @@ H = 3600
 XSS = "<script>window.__xss = 1</script>"
 ODD = "快递|02<i>"  # a '|' in an id: the QR fields must not split on it
 SHOTS = Path("/tmp/shots")
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 
 
 def _stop(stop_id: str, parcel_ids: tuple[str, ...], address: str, pickups: int = 0) -> Stop:
@@ -188,11 +186,7 @@ def test_a_written_plan_holds_a_label_page_per_courier(tmp_path: Path) -> None:
 # In the browser: the codes scan from the screen, and the pages print as they should
 
 
-browser = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason=f"headless browser tests need {CHROMIUM} and {CHROMEDRIVER} "
-           "(Debian: apt-get install chromium chromium-driver)",
-)
+browser = NEEDS_CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -204,21 +198,8 @@ def pages(files: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 @pytest.fixture(scope="module")
 def driver() -> Iterator[Any]:
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    with tempfile.TemporaryDirectory(prefix="courier-chromium-") as profile:
-        for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", f"--user-data-dir={profile}"):
-            options.add_argument(arg)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        drv = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
-        drv.set_page_load_timeout(30)
-        try:
-            yield drv
-        finally:
-            drv.quit()
+    with chromium() as drv:
+        yield drv
 
 
 def _open(driver: Any, page: Path, query: str = "") -> None:

@@ -11,7 +11,6 @@ import json
 import math
 import re
 import statistics
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import NEEDS_CHROMIUM, chromium
 from test_maps import EN, decode, make_plan, page_data
 
 from courier import app, maps
@@ -28,8 +28,6 @@ from courier.i18n import Text
 from courier.io import write_files
 from courier.model import DayPlan
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SHOTS = Path("/tmp/shots")  # screenshots to look at
 PAGE_LIMIT_KB = 600  # a courier page is opened on a phone over a weak signal, once a day
 # The demo planned briefly: its maps need the streets and some routes, not a good plan.
@@ -181,37 +179,18 @@ def test_pages_are_chinese_by_default_and_english_on_request(small_plan: DayPlan
 # --------------------------------------------------------------------------------------------
 # In a browser, offline
 
-NEEDS_CHROMIUM = pytest.mark.skipif(
-    not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
-    reason=f"headless browser tests need {CHROMIUM} and {CHROMEDRIVER} "
-           "(Debian: apt-get install chromium chromium-driver)",
-)
-
 
 @pytest.fixture(scope="module")
 def offline_driver() -> Iterator[Any]:
     """Headless Chromium as a 390x844 phone with the network switched off."""
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    with tempfile.TemporaryDirectory(prefix="courier-chromium-") as profile:
-        for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", f"--user-data-dir={profile}", "--window-size=390,844"):
-            options.add_argument(arg)
-        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-        options.page_load_strategy = "eager"  # "load" would wait for tiles that never come
-        drv = webdriver.Chrome(options=options, service=webdriver.ChromeService(str(CHROMEDRIVER)))
-        drv.set_page_load_timeout(30)
-        try:
-            drv.execute_cdp_cmd("Network.enable", {})
-            drv.execute_cdp_cmd("Network.emulateNetworkConditions", {
-                "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
-            drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-                "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
-            yield drv
-        finally:
-            drv.quit()
+    # Eager: "load" would wait for tiles that never come.
+    with chromium("--window-size=390,844", eager=True) as drv:
+        drv.execute_cdp_cmd("Network.enable", {})
+        drv.execute_cdp_cmd("Network.emulateNetworkConditions", {
+            "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        drv.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+        yield drv
 
 
 _STREETS_DRAWN = """

@@ -452,3 +452,33 @@ def test_a_projected_networkx_graph_is_unprojected() -> None:
     assert float(graph.node_lat.max()) == pytest.approx(22.501, abs=1e-7)
     with pytest.raises(InputError, match="needs x/y"):
         from_networkx(nx.MultiDiGraph([(0, 1)]), profile=ETRI)
+
+
+def test_a_crop_keeps_the_streets_inside_strongly_connected_at_the_same_costs() -> None:
+    from courier.app import demo_streets
+    from courier.streets import crop
+
+    city = load_graph(demo_streets(), profile=PROFILES["etricycle"])
+    whole = (float(city.node_lon.min()), float(city.node_lat.min()),
+             float(city.node_lon.max()), float(city.node_lat.max()))
+    same = crop(city, whole)
+    assert (same.n_nodes, same.n_edges) == (city.n_nodes, city.n_edges)
+    assert np.array_equal(same.edge_time_s, city.edge_time_s)
+    west, south, east, north = whole
+    box = (west, south, (west + east) / 2, (south + north) / 2)  # the south-west quarter
+    part = crop(city, box)
+    assert 0.1 * city.n_nodes < part.n_nodes < 0.5 * city.n_nodes
+    assert part.crs_metric == city.crs_metric and part.source.startswith(city.source)
+    g = part.to_networkx()
+    assert nx.is_strongly_connected(g)
+    # Every kept edge is one of the city's, with its own length and time (node ids are OSM's).
+    full = {(int(city.node_osm_id[u]), int(city.node_osm_id[v])): (length, t) for u, v, length, t
+            in zip(city.edge_from, city.edge_to, city.edge_length_m, city.edge_time_s, strict=True)}
+    for u, v, length, t in zip(part.edge_from, part.edge_to, part.edge_length_m,
+                               part.edge_time_s, strict=True):
+        assert full[(int(part.node_osm_id[u]), int(part.node_osm_id[v]))] == (length, t)
+    inside = ((part.node_lon >= west - 0.01) & (part.node_lon <= box[2] + 0.01)
+              & (part.node_lat >= south - 0.01) & (part.node_lat <= box[3] + 0.01))
+    assert inside.all()  # an edge may reach one node past the edge of the box, no further
+    with pytest.raises(InputError, match="no connected streets inside bbox"):
+        crop(city, (0.0, 0.0, 0.001, 0.001))

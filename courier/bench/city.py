@@ -113,9 +113,28 @@ def _plan_station(graphs: Mapping[str, StreetGraph], index: int, lonlat: tuple[f
     }
 
 
-def _plan_station_item(graphs: Mapping[str, StreetGraph],
-                       item: tuple[int, tuple[float, float], pd.DataFrame, float, int]) -> dict[str, Any]:
-    return _plan_station(graphs, *item)
+def _plan_station_item(
+        _: object, item: tuple[int, tuple[float, float], pd.DataFrame, float, int, StreetGraph],
+) -> dict[str, Any]:
+    index, lonlat, table, time_limit_s, seed, streets = item
+    result = _plan_station({streets.profile: streets}, index, lonlat, table, time_limit_s, seed)
+    return {**result, "graph_nodes": streets.n_nodes}
+
+
+# Streets kept around a station's parcels: its routes' shortest paths stay inside the crop.
+_CROP_MARGIN_M = 1000.0
+
+
+def station_crop(graph: StreetGraph, table: pd.DataFrame, lonlat: tuple[float, float]) -> StreetGraph:
+    """The streets a station's day can use: its parcels' and its own box plus a margin."""
+    from courier.streets import crop
+
+    lon = np.append(table["lon"].to_numpy(dtype=float), lonlat[0])
+    lat = np.append(table["lat"].to_numpy(dtype=float), lonlat[1])
+    dlat = _CROP_MARGIN_M / 111_320.0
+    dlon = dlat / np.cos(np.radians(float(lat.mean())))
+    return crop(graph, (float(lon.min() - dlon), float(lat.min() - dlat),
+                        float(lon.max() + dlon), float(lat.max() + dlat)))
 
 
 def run(*, streets: Path, stations: int, parcels_per_station: int, client: Client,
@@ -131,11 +150,18 @@ def run(*, streets: Path, stations: int, parcels_per_station: int, client: Clien
                          f"{parcels_per_station}")
     started = time.perf_counter()
     graph = load_graph(streets, profile=PROFILES["etricycle"], cache_dir=cache_dir)
-    graphs = {"etricycle": graph}
     sites = station_sites(graph, stations, seed=seed)
     if progress:
         progress(f"synthesising {stations} x {parcels_per_station} parcels")
     days = station_days(graph, sites, parcels_per_station=parcels_per_station, seed=seed)
+    # Each station is routed on its own crop of the city: a shortest-path search costs as much
+    # as the graph is large, and a station's stops use only the streets around them.
+    if progress:
+        progress("cropping the streets of each station")
+    items = []
+    for k, s in enumerate(sites):
+        lonlat = (float(graph.node_lon[s]), float(graph.node_lat[s]))
+        items.append((k, lonlat, days[k], time_limit_s, seed, station_crop(graph, days[k], lonlat)))
     prepare_s = time.perf_counter() - started
 
     tick = time.perf_counter()
@@ -146,9 +172,7 @@ def run(*, streets: Path, stations: int, parcels_per_station: int, client: Clien
         if progress:
             progress(f"station {r['station']} planned ({len(done_s)} of {stations})")
 
-    items = [(k, (float(graph.node_lon[s]), float(graph.node_lat[s])), days[k], time_limit_s, seed)
-             for k, s in enumerate(sites)]
-    results = map_shared(client, _plan_station_item, graphs, items, on_result=finished)
+    results = map_shared(client, _plan_station_item, None, items, on_result=finished)
     plan_all_s = time.perf_counter() - tick
     results.sort(key=lambda r: r["station"])
     volume_done = np.cumsum([parcels_per_station] * len(done_s))
@@ -177,6 +201,9 @@ def run(*, streets: Path, stations: int, parcels_per_station: int, client: Clien
         "time_limit_s_per_station": time_limit_s,
         "workers": dict(client.nthreads()),
         "prepare_s": round(prepare_s, 2),
+        "graph_nodes_city": graph.n_nodes,
+        "graph_nodes_per_station": {"mean": round(float(np.mean([r["graph_nodes"] for r in results]))),
+                                    "max": max(r["graph_nodes"] for r in results)},
         "plan_all_s": round(plan_all_s, 2),
         "total_s": round(time.perf_counter() - started, 2),
         "station_plan_s": {"mean": round(float(np.mean(plan_s)), 2), "min": min(plan_s),

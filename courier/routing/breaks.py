@@ -86,7 +86,10 @@ def place_breaks(problem: RoutingProblem, result: RoutingResult) -> RoutingResul
                            if any(n in dropped for t in by_vehicle[v] for n in t.nodes)})
         notes.append(f"{len(dropped)} stop(s) left out to fit the lunch break of "
                      f"{', '.join(couriers)}: their windows leave no gap for it")
-        logger.warning(notes[-1])
+        # The note travels with the result into the plan's warnings (summary.json and the
+        # terminal); logged louder here, a district solved in a worker process would print it
+        # past --quiet.
+        logger.info(notes[-1])
     trips.sort(key=lambda tr: (tr.vehicle, tr.trip))
     drops = sorted([*result.drops, *(Drop(node, "dropped") for node in dropped)],
                    key=lambda d: d.node)
