@@ -506,6 +506,7 @@ def bench_city(
     stations: Annotated[int, typer.Option(help="Synthetic stations spread over the network.")] = 10,
     parcels_per_station: Annotated[int, typer.Option("--parcels-per-station", help="Parcels each station plans.")] = 5000,
     time_limit: Annotated[float, typer.Option("--time-limit", help="Seconds per station plan.")] = 30.0,
+    city_time_limit: Annotated[float | None, typer.Option("--city-time-limit", help="Seconds for planning the whole city instead: each station gets them x the cluster's threads / stations, less a tenth (overrides --time-limit).")] = None,
     seed: Annotated[int, typer.Option()] = 0,
     scheduler: Annotated[str | None, typer.Option(help="Dask scheduler tcp://HOST:PORT (default: a local cluster of 2 workers). Env: COURIER_SCHEDULER.", envvar="COURIER_SCHEDULER")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")] = False,
@@ -516,10 +517,13 @@ def bench_city(
         from courier.bench import city
 
         with _dask_client(scheduler, local=True) as client, _progress(quiet, stations) as progress:
+            per_station = (time_limit if city_time_limit is None else
+                           city.station_time_limit(client, city_time_limit, stations))
             result = city.run(streets=streets, stations=stations,
                               parcels_per_station=parcels_per_station, client=client,
-                              time_limit_s=time_limit, seed=seed, cache_dir=_cache_dir(False, None),
-                              progress=progress)
+                              time_limit_s=per_station, seed=seed,
+                              cache_dir=_cache_dir(False, None), progress=progress)
+            result["city_time_limit_s"] = city_time_limit
         city.write(result, out)
         if not quiet:
             typer.echo(f"{result['parcels']} parcels over {stations} stations in {result['total_s']:.0f} s "

@@ -215,6 +215,7 @@ def test_bench_city_plans_every_station_on_its_own_crop(cluster: Cluster) -> Non
 
     from courier.app import demo_streets
     from courier.bench import city
+    from courier.errors import InputError
 
     with Client(cluster.address, timeout=30) as client:
         result = city.run(streets=demo_streets(), stations=3, parcels_per_station=60,
@@ -224,6 +225,11 @@ def test_bench_city_plans_every_station_on_its_own_crop(cluster: Cluster) -> Non
     # Each station's streets are a crop: fewer nodes than the city's, and enough to plan on.
     assert all(0 < p["graph_nodes"] < result["graph_nodes_city"] for p in result["points"])
     assert result["totals"]["planned"] >= 150
+    # One time limit for the city, shared: 2 single-threaded workers, 4 stations, 100 s.
+    with Client(cluster.address, timeout=30) as client:
+        assert city.station_time_limit(client, 100, 4) == 45.0
+        with pytest.raises(InputError, match="--city-time-limit must be > 0"):
+            city.station_time_limit(client, 0, 4)
 
 
 def test_bench_load_writes_json_and_plots(tmp_path: Path) -> None:

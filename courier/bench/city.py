@@ -121,6 +121,10 @@ def _plan_station_item(
     return {**result, "graph_nodes": streets.n_nodes}
 
 
+# Of a city-wide time limit, what the stations' plans get: the rest is scheduling and the
+# stations' own reading and writing-up.
+_CITY_SHARE = 0.9
+
 # Streets kept around a station's parcels: its routes' shortest paths stay inside the crop.
 _CROP_MARGIN_M = 1000.0
 
@@ -137,10 +141,22 @@ def station_crop(graph: StreetGraph, table: pd.DataFrame, lonlat: tuple[float, f
                         float(lon.max() + dlon), float(lat.max() + dlat)))
 
 
+def station_time_limit(client: Client, city_time_limit_s: float, stations: int) -> float:
+    """Each station's share of one time limit for the whole city: the limit x the cluster's
+    threads / stations, less a tenth for scheduling and the stations' writing-up."""
+    if not city_time_limit_s > 0:
+        raise InputError(f"--city-time-limit must be > 0, got {city_time_limit_s}")
+    slots = max(1, sum(client.nthreads().values()))
+    return round(_CITY_SHARE * city_time_limit_s * slots / max(stations, 1), 2)
+
+
 def run(*, streets: Path, stations: int, parcels_per_station: int, client: Client,
         time_limit_s: float = 30.0, seed: int = 0, cache_dir: Path | None = None,
         progress: Progress | None = None) -> dict[str, Any]:
-    """Plan every station of a synthetic city on ``client``'s cluster; return bench.json contents."""
+    """Plan every station of a synthetic city on ``client``'s cluster; return bench.json contents.
+
+    ``time_limit_s`` is each station's (:func:`station_time_limit` shares a city's among them).
+    """
     from courier.cluster import map_shared
     from courier.config import PROFILES
     from courier.streets import load_graph
