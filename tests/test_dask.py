@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import DATA
 from typer.testing import CliRunner
@@ -230,6 +231,27 @@ def test_bench_city_plans_every_station_on_its_own_crop(cluster: Cluster) -> Non
         assert city.station_time_limit(client, 100, 4) == 45.0
         with pytest.raises(InputError, match="--city-time-limit must be > 0"):
             city.station_time_limit(client, 0, 4)
+
+
+def test_every_station_crop_holds_its_station() -> None:
+    # On Nanshan-Futian, 50 stations: the crop's strongly connected part once left out the
+    # station of a cell whose joining streets ran outside the box (it was 2 km off the crop).
+    from conftest import shared_file
+
+    from courier.bench import city
+    from courier.config import PROFILES
+    from courier.streets import load_graph
+
+    graph = load_graph(shared_file("osm_shenzhen_pcrl", "shenzhen_nanshan_futian_drive.osm"),
+                       profile=PROFILES["etricycle"])
+    sites = city.station_sites(graph, 50, seed=0)
+    days = city.station_days(graph, sites, parcels_per_station=200, seed=0)
+    sizes = []
+    for site, day in zip(sites, days, strict=True):
+        part = city.station_crop(graph, day, int(site))
+        assert graph.node_osm_id[site] in set(part.node_osm_id.tolist())
+        sizes.append(part.n_nodes)
+    assert np.mean(sizes) < 0.5 * graph.n_nodes
 
 
 def test_bench_load_writes_json_and_plots(tmp_path: Path) -> None:

@@ -126,19 +126,28 @@ def _plan_station_item(
 _CITY_SHARE = 0.9
 
 # Streets kept around a station's parcels: its routes' shortest paths stay inside the crop.
-_CROP_MARGIN_M = 1000.0
+_CROP_MARGINS_M = (1000.0, 3000.0, 9000.0)
 
 
-def station_crop(graph: StreetGraph, table: pd.DataFrame, lonlat: tuple[float, float]) -> StreetGraph:
-    """The streets a station's day can use: its parcels' and its own box plus a margin."""
+def station_crop(graph: StreetGraph, table: pd.DataFrame, site: int) -> StreetGraph:
+    """The streets a station's day can use: its parcels' and its own box plus a margin.
+
+    The margin grows (1, 3, 9 km) until the crop's strongly connected part holds the station's
+    own street node: near the edge of a box, the streets joining a station to the rest may
+    run outside it. Failing that, the whole graph.
+    """
     from courier.streets import crop
 
-    lon = np.append(table["lon"].to_numpy(dtype=float), lonlat[0])
-    lat = np.append(table["lat"].to_numpy(dtype=float), lonlat[1])
-    dlat = _CROP_MARGIN_M / 111_320.0
-    dlon = dlat / np.cos(np.radians(float(lat.mean())))
-    return crop(graph, (float(lon.min() - dlon), float(lat.min() - dlat),
-                        float(lon.max() + dlon), float(lat.max() + dlat)))
+    lon = np.append(table["lon"].to_numpy(dtype=float), graph.node_lon[site])
+    lat = np.append(table["lat"].to_numpy(dtype=float), graph.node_lat[site])
+    for margin_m in _CROP_MARGINS_M:
+        dlat = margin_m / 111_320.0
+        dlon = dlat / np.cos(np.radians(float(lat.mean())))
+        part = crop(graph, (float(lon.min() - dlon), float(lat.min() - dlat),
+                            float(lon.max() + dlon), float(lat.max() + dlat)))
+        if graph.node_osm_id[site] in set(part.node_osm_id.tolist()):
+            return part
+    return graph
 
 
 def station_time_limit(client: Client, city_time_limit_s: float, stations: int) -> float:
@@ -177,7 +186,7 @@ def run(*, streets: Path, stations: int, parcels_per_station: int, client: Clien
     items = []
     for k, s in enumerate(sites):
         lonlat = (float(graph.node_lon[s]), float(graph.node_lat[s]))
-        items.append((k, lonlat, days[k], time_limit_s, seed, station_crop(graph, days[k], lonlat)))
+        items.append((k, lonlat, days[k], time_limit_s, seed, station_crop(graph, days[k], int(s))))
     prepare_s = time.perf_counter() - started
 
     tick = time.perf_counter()
