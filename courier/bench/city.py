@@ -133,21 +133,34 @@ def station_crop(graph: StreetGraph, table: pd.DataFrame, site: int) -> StreetGr
     """The streets a station's day can use: its parcels' and its own box plus a margin.
 
     The margin grows (1, 3, 9 km) until the crop's strongly connected part holds the station's
-    own street node: near the edge of a box, the streets joining a station to the rest may
-    run outside it. Failing that, the whole graph.
+    street node and the nearest street node of all but a few of its parcels: near the edge of
+    a box, the streets joining a corner to the rest may run outside it (one of 50 stations on
+    Nanshan-Futian lost 6.5 % of its parcels as unreachable at 1 km). Failing that, the whole
+    graph.
     """
-    from courier.streets import crop
+    from scipy.spatial import cKDTree
+
+    from courier.streets import crop, project
 
     lon = np.append(table["lon"].to_numpy(dtype=float), graph.node_lon[site])
     lat = np.append(table["lat"].to_numpy(dtype=float), graph.node_lat[site])
+    x, y = project(graph, lon, lat)
+    _, nearest = cKDTree(np.column_stack([graph.node_x_m, graph.node_y_m])).query(
+        np.column_stack([x, y]))
+    wanted = graph.node_osm_id[nearest]  # the station's own node is the last one
     for margin_m in _CROP_MARGINS_M:
         dlat = margin_m / 111_320.0
         dlon = dlat / np.cos(np.radians(float(lat.mean())))
         part = crop(graph, (float(lon.min() - dlon), float(lat.min() - dlat),
                             float(lon.max() + dlon), float(lat.max() + dlat)))
-        if graph.node_osm_id[site] in set(part.node_osm_id.tolist()):
+        held = np.isin(wanted, part.node_osm_id)
+        if held[-1] and held.mean() >= _CROP_HOLDS:
             return part
     return graph
+
+
+# Of a station's parcels, the share whose nearest street node its crop must hold.
+_CROP_HOLDS = 0.995
 
 
 def station_time_limit(client: Client, city_time_limit_s: float, stations: int) -> float:
