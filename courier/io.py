@@ -23,6 +23,7 @@ import pandas as pd
 
 from courier.errors import InputError
 from courier.model import DayPlan, Reject, Unassigned
+from courier.sortplan import address_of
 from courier.text import hhmmss
 
 _ENCODINGS = ("utf-8-sig", "gb18030")
@@ -259,8 +260,7 @@ def sort_plan_table(plan: DayPlan) -> Table:
     stops = {s.stop_id: s for s in plan.stops}
     rows = []
     for s in plan.sort_lines:
-        parcel, stop = parcels.get(s.parcel_id), stops.get(s.stop_id)
-        address = parcel.address if parcel and parcel.address else stop.address if stop else ""
+        address = address_of(parcels.get(s.parcel_id), stops.get(s.stop_id))
         rows.append((s.parcel_id, s.courier_id, names.get(s.courier_id, ""), s.trip, s.chute,
                      s.bag, s.load_position, s.stop_id, s.seq, address))
     return (("parcel_id", "courier_id", "courier_name", "trip", "chute", "bag", "load_position",

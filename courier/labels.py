@@ -50,6 +50,7 @@ import segno
 from courier.i18n import ZH, Text
 from courier.io import unique_stems
 from courier.model import Courier, DayPlan, Parcel, SortLine, Stop
+from courier.sortplan import address_of
 from courier.text import esc, mask_phone
 
 __all__ = ["LABELS_PER_SHEET", "LabelCode", "label_code", "label_files", "read_label_code"]
@@ -207,8 +208,7 @@ class _Page:
     def _label(self, line: SortLine, who: str) -> str:
         t = self.t
         parcel = self.parcels.get(line.parcel_id)
-        stop = self.stops.get(line.stop_id)
-        address = parcel.address if parcel and parcel.address else stop.address if stop else ""
+        address = address_of(parcel, self.stops.get(line.stop_id))
         recipient = " ".join(x for x in (parcel.recipient if parcel else "",
                                          mask_phone(parcel.phone) if parcel else "") if x)
         code = label_code(line)

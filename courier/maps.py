@@ -43,7 +43,7 @@ import xyzservices
 from branca.element import Element, Figure
 
 from courier.coords import wgs84_to_gcj02
-from courier.i18n import Text
+from courier.i18n import ZH, Text
 from courier.io import safe_filename
 from courier.model import REASONS, DayPlan, Parcel, Stop, StreetGraph, Trip, Visit, Window
 from courier.text import esc, hhmm, mask_phone
@@ -56,7 +56,6 @@ Tiles = Literal["osm", "amap", "none"]
 __all__ = ["courier_map", "map_pages", "overview_map"]
 
 logger = logging.getLogger(__name__)
-_ZH = Text("zh")  # the default language of every page: the stations are in China
 
 # Tile sources. The attributions are the ones the providers ask for; they are fixed strings.
 _TILES: dict[str, dict[str, Any]] = {
@@ -633,7 +632,7 @@ def _address(stop: Stop, parcels: dict[str, Parcel]) -> str:
 
 
 def courier_map(plan: DayPlan, courier_id: str, *, tiles: Tiles = "osm",
-                graph: StreetGraph | None = None, t: Text = _ZH) -> str:
+                graph: StreetGraph | None = None, t: Text = ZH) -> str:
     """Return one courier's route map as a complete, offline HTML document.
 
     Parameters
@@ -771,7 +770,7 @@ def overview_map(
     districts: geopandas.GeoDataFrame | None = None,
     tiles: Tiles = "osm",
     graph: StreetGraph | None = None,
-    t: Text = _ZH,
+    t: Text = ZH,
 ) -> str:
     """Return the station's overview map (all routes, districts, unplanned parcels) as HTML.
 
@@ -899,7 +898,7 @@ def map_pages(
     districts: geopandas.GeoDataFrame | None = None,
     tiles: Tiles = "osm",
     graph: StreetGraph | None = None,
-    t: Text = _ZH,
+    t: Text = ZH,
 ) -> dict[str, str]:
     """Return ``maps/overview.html`` and one ``maps/courier-<id>.html`` per courier with a trip.
 

@@ -13,6 +13,7 @@ from courier.dayshape import totals as day_totals
 from courier.i18n import ZH, Text
 from courier.io import unique_stems
 from courier.model import REASONS, DayPlan, SortLine, Trip
+from courier.sortplan import address_of
 from courier.text import esc, hhmm
 
 if TYPE_CHECKING:
@@ -493,28 +494,38 @@ def sort_sheet_files(plan: DayPlan, *, t: Text = ZH) -> dict[str, str]:
     ids = [c.courier_id for c in plan.couriers]
     ids += sorted({s.courier_id for s in plan.sort_lines} - set(ids))
     stems = unique_stems(ids)
-    sheets = {f"sheets/sort-{stems[cid]}.html": _sheet_html(plan, cid, t) for cid in ids}
-    for chute in sorted({s.chute for s in plan.sort_lines if s.bag > 0}):
-        sheets[f"sheets/chute-{chute}.html"] = _chute_html(plan, chute, t)
+    look = _Sheets(plan)
+    sheets = {f"sheets/sort-{stems[cid]}.html": _sheet_html(look, cid, t) for cid in ids}
+    for chute in sorted(look.by_chute):
+        sheets[f"sheets/chute-{chute}.html"] = _chute_html(look, chute, t)
     return sheets
 
 
 class _Sheets:
-    """What every sheet looks up: parcels, stops, courier names."""
+    """What the sheets look up, indexed once for all of them: parcels, stops, couriers, each
+    courier's trips and sort lines, each chute's bagged lines."""
 
     def __init__(self, plan: DayPlan) -> None:
         self.parcels = {p.parcel_id: p for p in plan.parcels}
         self.stops = {s.stop_id: s for s in plan.stops}
-        self.names = {c.courier_id: c.name for c in plan.couriers}
+        self.couriers = {c.courier_id: c for c in plan.couriers}
+        self.breaks = plan.breaks
+        self.trips: dict[str, dict[int, Trip]] = {}
+        for trip in plan.trips:
+            self.trips.setdefault(trip.courier_id, {})[trip.trip] = trip
+        self.lines: dict[str, list[SortLine]] = {}
+        self.by_chute: dict[int, list[SortLine]] = {}
+        for line in plan.sort_lines:  # in courier, trip, bag order: each list keeps it
+            self.lines.setdefault(line.courier_id, []).append(line)
+            if line.bag > 0:
+                self.by_chute.setdefault(line.chute, []).append(line)
 
     def address(self, line: SortLine) -> str:
-        parcel = self.parcels.get(line.parcel_id)
-        stop = self.stops.get(line.stop_id)
-        return parcel.address if parcel and parcel.address else stop.address if stop else ""
+        return address_of(self.parcels.get(line.parcel_id), self.stops.get(line.stop_id))
 
     def who(self, courier_id: str) -> str:
-        name = self.names.get(courier_id)
-        return esc(f"{courier_id} {name}" if name else courier_id)
+        courier = self.couriers.get(courier_id)
+        return esc(f"{courier_id} {courier.name}" if courier and courier.name else courier_id)
 
 
 def _bag_block(look: _Sheets, in_bag: Sequence[SortLine], t: Text) -> str:
@@ -548,11 +559,10 @@ def _page(t: Text, title: str, body: str) -> str:
     )
 
 
-def _sheet_html(plan: DayPlan, courier_id: str, t: Text) -> str:
-    look = _Sheets(plan)
-    courier = next((c for c in plan.couriers if c.courier_id == courier_id), None)
-    trips = {trip.trip: trip for trip in plan.trips if trip.courier_id == courier_id}
-    lines = [s for s in plan.sort_lines if s.courier_id == courier_id]
+def _sheet_html(look: _Sheets, courier_id: str, t: Text) -> str:
+    courier = look.couriers.get(courier_id)
+    trips = look.trips.get(courier_id, {})
+    lines = look.lines.get(courier_id, [])
     who = look.who(courier_id)
     delivered = [s for s in lines if s.bag > 0]
     n_bags = len({(s.trip, s.bag) for s in delivered})
@@ -565,7 +575,7 @@ def _sheet_html(plan: DayPlan, courier_id: str, t: Text) -> str:
     facts.append(t.n("{n} pickup", "{n} pickups", len(lines) - len(delivered)))
     if chutes:
         facts.append(t("chute {n}", n=", ".join(map(str, chutes))))
-    brk = plan.breaks.get(courier_id)
+    brk = look.breaks.get(courier_id)
     if brk:
         facts.append(t("lunch {start}-{end}", start=hhmm(brk[0]), end=hhmm(brk[1])))
     head = (f"<h1>{t('Sort sheet {courier}', courier=who)}</h1>"
@@ -607,10 +617,9 @@ def _sheet_html(plan: DayPlan, courier_id: str, t: Text) -> str:
     return _page(t, t("Sort sheet {courier}", courier=who), head + "".join(body))
 
 
-def _chute_html(plan: DayPlan, chute: int, t: Text) -> str:
+def _chute_html(look: _Sheets, chute: int, t: Text) -> str:
     """A chute's sheet: its bags in the order they are filled, courier by courier."""
-    look = _Sheets(plan)
-    lines = [s for s in plan.sort_lines if s.chute == chute and s.bag > 0]
+    lines = look.by_chute[chute]
     bags: dict[tuple[str, int, int], list[SortLine]] = {}
     for s in lines:  # sort lines come by courier, trip, bag: the filling order
         bags.setdefault((s.courier_id, s.trip, s.bag), []).append(s)

@@ -8,7 +8,12 @@ from dataclasses import replace
 
 from courier.model import Parcel, SortLine, Stop, Trip
 
-__all__ = ["assign_chutes", "sort_plan"]
+__all__ = ["address_of", "assign_chutes", "sort_plan"]
+
+
+def address_of(parcel: Parcel | None, stop: Stop | None) -> str:
+    """The address a sorter reads for a parcel: its own, else its stop's."""
+    return parcel.address if parcel and parcel.address else stop.address if stop else ""
 
 
 def sort_plan(trips: Sequence[Trip], stops: Mapping[str, Stop], parcels: Mapping[str, Parcel],
@@ -66,12 +71,13 @@ def assign_chutes(lines: Sequence[SortLine], *, chutes: int = 0,
 
     A pickup line (bag 0) goes to its courier's first chute: it only has to be looked up.
     """
-    parcels: dict[str, int] = defaultdict(int)
-    bags: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    # Parcels per (trip, bag) of each courier, in the lines' order: trips in order, bag 1 first.
+    bags: dict[str, dict[tuple[int, int], int]] = defaultdict(dict)
     for s in lines:
-        parcels[s.courier_id] += s.bag > 0
-        if s.bag > 0 and (not bags[s.courier_id] or bags[s.courier_id][-1] != (s.trip, s.bag)):
-            bags[s.courier_id].append((s.trip, s.bag))
+        if s.bag > 0:
+            sizes = bags[s.courier_id]
+            sizes[(s.trip, s.bag)] = sizes.get((s.trip, s.bag), 0) + 1
+    parcels = {cid: sum(sizes.values()) for cid, sizes in bags.items()}
     rank = {cid: k for k, cid in enumerate(courier_order)}
     couriers = sorted({s.courier_id for s in lines}, key=lambda c: (rank.get(c, len(rank)), c))
     n = chutes or len(couriers)
@@ -79,12 +85,12 @@ def assign_chutes(lines: Sequence[SortLine], *, chutes: int = 0,
     split_at: dict[str, tuple[int, int]] = {}  # courier: first (trip, bag) of the second chute
     if n >= len(couriers):
         spare = n - len(couriers)
-        biggest = sorted(couriers, key=lambda c: (-parcels[c], couriers.index(c)))
-        for cid in biggest:
+        # A stable sort: couriers with as many parcels keep their roster order.
+        for cid in sorted(couriers, key=lambda c: -parcels.get(c, 0)):
             if spare == 0:
                 break
             if len(bags[cid]) > 1:
-                split_at[cid] = _half(cid, bags[cid], lines)
+                split_at[cid] = _half(bags[cid])
                 spare -= 1
         chute = 1
         for cid in couriers:
@@ -94,9 +100,9 @@ def assign_chutes(lines: Sequence[SortLine], *, chutes: int = 0,
         total = max(sum(parcels.values()), 1)
         before = 0
         for cid in couriers:
-            middle = before + parcels[cid] / 2
+            middle = before + parcels.get(cid, 0) / 2
             first[cid] = min(n, int(middle * n / total) + 1)
-            before += parcels[cid]
+            before += parcels.get(cid, 0)
     out: dict[tuple[str, int, int], int] = {}
     for s in lines:
         key = (s.courier_id, s.trip, s.bag)
@@ -106,17 +112,14 @@ def assign_chutes(lines: Sequence[SortLine], *, chutes: int = 0,
     return out
 
 
-def _half(courier_id: str, bags: Sequence[tuple[int, int]],
-          lines: Sequence[SortLine]) -> tuple[int, int]:
-    """The (trip, bag) that starts the second half of a courier's parcels (never the first)."""
-    size: dict[tuple[int, int], int] = defaultdict(int)
-    for s in lines:
-        if s.courier_id == courier_id and s.bag > 0:
-            size[(s.trip, s.bag)] += 1
-    total, done = sum(size.values()), 0
-    best, best_gap = bags[1], float("inf")
-    for k, bag in enumerate(bags):
+def _half(sizes: Mapping[tuple[int, int], int]) -> tuple[int, int]:
+    """The (trip, bag) that starts the second half of a courier's parcels (never the first):
+    ``sizes`` are the parcels of each bag, in filling order."""
+    order = list(sizes)
+    total, done = sum(sizes.values()), 0
+    best, best_gap = order[1], float("inf")
+    for k, bag in enumerate(order):
         if k > 0 and abs(2 * done - total) < best_gap:
             best, best_gap = bag, abs(2 * done - total)
-        done += size[bag]
+        done += sizes[bag]
     return best
