@@ -100,6 +100,8 @@ class ReadOptions:
     sheet: str | None = None  # of an Excel workbook (default: the first)
     cache_dir: Path | None = None
     bbox: tuple[float, float, float, float] | None = None
+    # The trucks' ready times (seconds of the day) that a parcels' ``wave`` column numbers 1..
+    waves_s: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -154,7 +156,7 @@ def read_inputs(*, streets: StreetsInput, parcels: TableInput, couriers: TableIn
 
     tick = time.perf_counter()
     table, sources["parcels"] = _table(parcels, "parcels", opts)
-    valid, rejects = validate_parcels(table, file=sources["parcels"].name)
+    valid, rejects = validate_parcels(table, file=sources["parcels"].name, waves_s=opts.waves_s)
     hints = coordinate_hints(table)
     if not valid:
         _nothing_to_plan(sources["parcels"].name, len(table), rejects, hints)

@@ -164,6 +164,7 @@ def plan(
     lang: Annotated[Lang, typer.Option("--lang", help="Language of maps, sheets, labels and report: zh (the default) or en.")] = Lang.ZH,
     csv_bom: Annotated[YesNo, typer.Option("--csv-bom", help="Start CSV outputs with a UTF-8 byte-order mark, so Excel on a Chinese Windows reads them as UTF-8 (yes, the default) or not (no).")] = YesNo.YES,
     chutes: Annotated[int | None, typer.Option("--chutes", help="Chutes of the sort wall (default: one per courier); more than couriers splits the largest over two, fewer lets neighbours share.")] = None,
+    waves: Annotated[str | None, typer.Option("--waves", help="The trucks' ready times HH:MM,HH:MM,... that a parcels' wave column (1, 2, ...) refers to; a parcel's own ready_at column is the other way. No trip leaves before its parcels are ready.")] = None,
     lunch: Annotated[str | None, typer.Option("--lunch", help="Lunch break FROM-TO/MINUTES, e.g. 11:00-13:30/30 (the default); 'none' for no lunch. couriers.csv lunch_from/lunch_to/lunch_min override it per courier.")] = None,
     solver: Annotated[Solver | None, typer.Option("--solver", help="Routing backend: pyvrp (default: shorter routes on the literature benchmarks) or ortools.")] = None,
     cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help="Where prepared street graphs are cached. Env: COURIER_CACHE_DIR.")] = None,
@@ -187,7 +188,7 @@ def plan(
         read = application.ReadOptions(
             profiles=load_profiles(profiles_file) if profiles_file else application.PROFILES,
             encoding=encoding, sheet=sheet, cache_dir=_cache_dir(no_cache, cache_dir),
-            bbox=_parse_bbox(bbox) if bbox else None)
+            bbox=_parse_bbox(bbox) if bbox else None, waves_s=_parse_waves(waves))
         inputs = _inputs(streets, parcels, couriers, seed=config.seed, read=read,
                          station=station, lockers=lockers, districts=districts,
                          previous=previous)
@@ -200,6 +201,22 @@ def plan(
             _print_summary(result, out)
 
     _run(body, quiet=quiet)
+
+
+def _parse_waves(text: str | None) -> tuple[int, ...]:
+    """``--waves 06:30,10:30,14:00`` as seconds of the day, in the order given (wave 1 first)."""
+    from courier.errors import InputError
+    from courier.text import parse_time_s
+
+    if not text:
+        return ()
+    out = []
+    for part in text.split(","):
+        try:
+            out.append(parse_time_s(part))
+        except ValueError as exc:
+            raise InputError(f"--waves: {part.strip()!r} is {exc}") from None
+    return tuple(out)
 
 
 def _inputs(streets: Path | None, parcels: Path | None, couriers: Path | None, *, seed: int,
@@ -284,6 +301,8 @@ def synth(
     peak_factor: Annotated[float | None, typer.Option("--peak-factor", help="Volume as a multiple of a normal day (see SynthConfig.normal_day_parcels).")] = None,
     couriers: Annotated[int | None, typer.Option(help="Roster size (default: sized for the volume).")] = None,
     seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same files.")] = 0,
+    waves: Annotated[str | None, typer.Option("--waves", help="Trucks' ready times HH:MM,HH:MM,...: each parcel comes on one and gets a ready_at column.")] = None,
+    wave_shares: Annotated[str | None, typer.Option("--wave-shares", help="Share of the parcels on each wave, e.g. 0.5,0.3,0.2 (default: equal).")] = None,
     config_file: Annotated[Path | None, typer.Option("--config", help="TOML file of SynthConfig fields.")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache")] = False,
 ) -> None:
@@ -305,7 +324,12 @@ def synth(
         graph = load_graph(streets_file, profile=PROFILES["etricycle"],
                            cache_dir=_cache_dir(no_cache, None))
         tick = time.perf_counter()
-        table = synth_parcels(graph, parcels=count, seed=seed, config=config)
+        waves_s = _parse_waves(waves)
+        shares = _parse_list(wave_shares, "--wave-shares", float) or []
+        if shares and len(shares) != len(waves_s):
+            raise InputError(f"--wave-shares: {len(shares)} shares for {len(waves_s)} waves")
+        table = synth_parcels(graph, parcels=count, seed=seed, config=config, waves_s=waves_s,
+                              wave_shares=shares)
         roster = synth_couriers(parcels=count, config=config, couriers=couriers)
         st = default_station(graph)
         io.write_files(out, {"parcels.csv": table.to_csv(index=False),

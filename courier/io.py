@@ -24,7 +24,7 @@ import pandas as pd
 from courier.errors import InputError
 from courier.model import DayPlan, Reject, Unassigned
 from courier.sortplan import address_of
-from courier.text import hhmmss
+from courier.text import hhmm, hhmmss
 
 _ENCODINGS = ("utf-8-sig", "gb18030")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
@@ -261,10 +261,12 @@ def sort_plan_table(plan: DayPlan) -> Table:
     rows = []
     for s in plan.sort_lines:
         address = address_of(parcels.get(s.parcel_id), stops.get(s.stop_id))
+        parcel = parcels.get(s.parcel_id)
+        ready = hhmm(parcel.ready_s) if parcel is not None and parcel.ready_s else ""
         rows.append((s.parcel_id, s.courier_id, names.get(s.courier_id, ""), s.trip, s.chute,
-                     s.bag, s.load_position, s.stop_id, s.seq, address))
+                     s.bag, s.load_position, s.stop_id, s.seq, address, ready))
     return (("parcel_id", "courier_id", "courier_name", "trip", "chute", "bag", "load_position",
-             "stop_id", "seq", "address"), rows)
+             "stop_id", "seq", "address", "ready_at"), rows)
 
 
 def stops_table(plan: DayPlan) -> Table:
@@ -278,9 +280,10 @@ def stops_table(plan: DayPlan) -> Table:
                 trip.courier_id, trip.trip, v.seq, v.stop_id, f"{stop.lon:.6f}", f"{stop.lat:.6f}",
                 hhmmss(v.arrival_s), hhmmss(v.departure_s), " ".join(stop.parcel_ids),
                 v.arrival_s, v.start_s, v.departure_s, stop.address,
+                hhmm(stop.ready_s) if stop.ready_s else "",
             ))
     return (("courier_id", "trip", "seq", "stop_id", "lon", "lat", "arrival", "departure",
-             "parcel_ids", "arrival_s", "start_s", "departure_s", "address"), rows)
+             "parcel_ids", "arrival_s", "start_s", "departure_s", "address", "ready_at"), rows)
 
 
 def unassigned_table(items: Sequence[Unassigned]) -> Table:

@@ -46,6 +46,9 @@ class Parcel:
     recipient: str = ""
     phone: str = ""
     notes: str = ""
+    # When the parcel is sorted and can be loaded (its truck's wave): no trip carrying it
+    # leaves the station earlier. 0 = ready when the day starts.
+    ready_s: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +190,7 @@ class Stop:
     priority: bool = False
     address: str = ""
     zone: str = ""
+    ready_s: int = 0  # the latest ready time of its parcels (parcels of one door split by it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,6 +347,8 @@ REASONS: dict[str, str] = {
                   "stops"),
     "no_solution": N_("the solver found no route for its district within the time limit: "
                       "plan again with a longer --time-limit"),
+    "not_ready_in_time": N_("it is ready at the station (its truck's wave) too late for any "
+                            "courier's shift to take it out and come back"),
     "out_of_time": N_("left out by its district's search, and the time ran out before it could "
                       "be tried in other couriers' days: plan again with a longer --time-limit"),
 }

@@ -22,7 +22,7 @@ from courier.text import parse_time_s
 PARCEL_REQUIRED = ("parcel_id", "lon", "lat")
 PARCEL_OPTIONAL = (
     "weight_kg", "volume_l", "window_start", "window_end", "windows", "kind", "priority",
-    "locker_ok", "address", "recipient", "phone", "notes",
+    "locker_ok", "address", "recipient", "phone", "notes", "ready_at", "wave",
 )
 COURIER_REQUIRED = (
     "courier_id", "vehicle", "capacity_parcels", "capacity_kg", "shift_start", "shift_end",
@@ -80,11 +80,35 @@ def _check_columns(table: pd.DataFrame, *, file: str, required: Sequence[str],
         )
 
 
-def validate_parcels(table: pd.DataFrame, *, file: str) -> tuple[tuple[Parcel, ...], tuple[Reject, ...]]:
+def _ready_s(ready_at: str, wave: str, waves_s: Sequence[int],
+             bad: list[tuple[str, str, str]]) -> int:
+    """When a parcel can be loaded: its ``ready_at`` time, its ``wave``'s time (1 = the first
+    of ``waves_s``), the later of the two when both are given; 0 when neither is."""
+    ready = 0
+    if ready_at:
+        try:
+            ready = parse_time_s(ready_at)
+        except ValueError as exc:
+            bad.append(("ready_at", ready_at, str(exc)))
+    if wave:
+        if not waves_s:
+            bad.append(("wave", wave, "a wave number needs the waves' times, as in --waves "
+                                      "06:30,10:30,14:00"))
+        elif not (wave.isdigit() and 1 <= int(wave) <= len(waves_s)):
+            bad.append(("wave", wave, f"not a wave number; allowed: 1-{len(waves_s)} "
+                                      f"(--waves gives {len(waves_s)})"))
+        else:
+            ready = max(ready, int(waves_s[int(wave) - 1]))
+    return ready
+
+
+def validate_parcels(table: pd.DataFrame, *, file: str, waves_s: Sequence[int] = (),
+                     ) -> tuple[tuple[Parcel, ...], tuple[Reject, ...]]:
     """Split a table of parcel rows into valid parcels and rejects (one per bad row).
 
     Every row ends in exactly one of the two. A row with several problems is rejected once,
     naming every problem. A repeated ``parcel_id`` keeps its first row; later ones are rejected.
+    ``waves_s`` are the trucks' ready times (seconds of the day) that a ``wave`` column numbers.
     """
     _check_columns(table, file=file, required=PARCEL_REQUIRED, optional=PARCEL_OPTIONAL,
                    what="parcels")
@@ -117,6 +141,7 @@ def validate_parcels(table: pd.DataFrame, *, file: str) -> tuple[tuple[Parcel, .
         kind = get["kind"].lower() or "delivery"
         if kind not in ("delivery", "pickup"):
             bad.append(("kind", get["kind"], "unknown kind; allowed: delivery, pickup"))
+        ready = _ready_s(get["ready_at"], get["wave"], waves_s, bad)
         flags = {}
         for name in ("priority", "locker_ok"):
             try:
@@ -139,7 +164,7 @@ def validate_parcels(table: pd.DataFrame, *, file: str) -> tuple[tuple[Parcel, .
             parcel_id=pid, row=int(row), lon=lon, lat=lat, weight_kg=weight, volume_l=volume,
             windows_s=windows, kind="pickup" if kind == "pickup" else "delivery",
             priority=flags["priority"], locker_ok=flags["locker_ok"], address=get["address"],
-            recipient=get["recipient"], phone=get["phone"], notes=get["notes"],
+            recipient=get["recipient"], phone=get["phone"], notes=get["notes"], ready_s=ready,
         ))
     return tuple(parcels), tuple(rejects)
 
@@ -400,9 +425,11 @@ def build_stops(items: Sequence[SnappedParcel], *, config: PlanConfig,
     n = len(items)
     adj = coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n, n))
     _, label = connected_components(adj, directed=False)
-    groups: dict[tuple[int, tuple[Window, ...]], list[int]] = {}
+    # A door's parcels that come on different trucks are different stops: one can go out
+    # with the morning while the other waits for its wave.
+    groups: dict[tuple[int, tuple[Window, ...], int], list[int]] = {}
     for i, it in enumerate(items):
-        groups.setdefault((int(label[i]), it.parcel.windows_s), []).append(i)
+        groups.setdefault((int(label[i]), it.parcel.windows_s, it.parcel.ready_s), []).append(i)
     at_locker = _to_lockers(items, label, lockers, config)
     if at_locker:
         moved = {i for members in at_locker.values() for i in members}
@@ -434,12 +461,17 @@ def build_stops(items: Sequence[SnappedParcel], *, config: PlanConfig,
             pickup_l=sum(p.volume_l for p in pickups),
             priority=any(p.priority for p in parcels),
             address=head.parcel.address,
+            ready_s=max(p.ready_s for p in parcels),
         ))
     by_id = {lk.locker.locker_id: lk for lk in lockers}
     for lid in sorted(at_locker):
         locker = by_id[lid]
-        members = sorted(at_locker[lid], key=lambda i: items[i].parcel.row)
-        for chunk in _split_load(members, items, max_load):
+        members = sorted(at_locker[lid], key=lambda i: (items[i].parcel.ready_s,
+                                                        items[i].parcel.row))
+        by_ready: dict[int, list[int]] = {}
+        for i in members:  # one locker stop per truck wave
+            by_ready.setdefault(items[i].parcel.ready_s, []).append(i)
+        for chunk in (c for part in by_ready.values() for c in _split_load(part, items, max_load)):
             parcels = [items[i].parcel for i in chunk]
             service = (config.locker_service_per_stop_s
                        + config.locker_service_per_parcel_s * len(parcels)
@@ -454,6 +486,7 @@ def build_stops(items: Sequence[SnappedParcel], *, config: PlanConfig,
                 delivery_l=sum(p.volume_l for p in parcels),
                 priority=any(p.priority for p in parcels),
                 address=f"locker {locker.locker.name or locker.locker.locker_id}", zone="locker",
+                ready_s=max(p.ready_s for p in parcels),
             ))
     return tuple(stops)
 

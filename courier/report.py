@@ -588,6 +588,9 @@ def _sheet_html(look: _Sheets, courier_id: str, t: Text) -> str:
         when = [t("departs {depart}, back {back}", depart=hhmm(trip.depart_s),
                   back=hhmm(trip.return_s)),
                 t.n("{n} stop", "{n} stops", len(trip.visits))] if trip else []
+        ready_s = max((look.stops[v.stop_id].ready_s for v in trip.visits), default=0) if trip else 0
+        if ready_s:
+            when.append(t("its parcels ready at {time}", time=hhmm(ready_s)))
         when.append(t("{parcels} in {bags}",
                       parcels=t.n("{n} parcel", "{n} parcels", sum(s.bag > 0 for s in mine)),
                       bags=t.n("{n} bag", "{n} bags", len(bags))))

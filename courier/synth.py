@@ -6,6 +6,7 @@ Everything is vectorised with numpy: a million parcels take seconds, not minutes
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ class SynthConfig:
 
 # Delivery windows customers pick on Chinese platforms: morning, afternoon, evening.
 _WINDOWS = (("09:00", "12:00"), ("13:00", "17:00"), ("18:00", "21:00"))
+_WINDOWS_S = tuple((int(a[:2]) * 3600, int(b[:2]) * 3600) for a, b in _WINDOWS)
 
 
 def default_station(graph: StreetGraph) -> Station:
@@ -80,8 +82,14 @@ def default_station(graph: StreetGraph) -> Station:
 
 
 def synth_parcels(graph: StreetGraph, *, parcels: int, seed: int,
-                  config: SynthConfig = SynthConfig()) -> pd.DataFrame:
-    """Return ``parcels`` synthetic parcels on the graph's streets as a parcels-CSV table."""
+                  config: SynthConfig = SynthConfig(), waves_s: Sequence[int] = (),
+                  wave_shares: Sequence[float] = ()) -> pd.DataFrame:
+    """Return ``parcels`` synthetic parcels on the graph's streets as a parcels-CSV table.
+
+    With ``waves_s`` (the trucks' ready times) each parcel comes on one wave, drawn by
+    ``wave_shares`` (default: equal), and gets a ``ready_at`` column; a parcel with a window
+    comes on a wave ready at least an hour before its window closes.
+    """
     from courier.streets import unproject
 
     rng = np.random.default_rng(seed)
@@ -130,7 +138,7 @@ def synth_parcels(graph: StreetGraph, *, parcels: int, seed: int,
     building = addr_of % 40 + 1
     ids = np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7))
     phone = np.char.add("13", np.char.zfill(rng.integers(0, 10**9, n).astype(str), 9))
-    return pd.DataFrame({
+    table = pd.DataFrame({
         "parcel_id": ids,
         "lon": np.round(lon, 6),
         "lat": np.round(lat, 6),
@@ -147,6 +155,20 @@ def synth_parcels(graph: StreetGraph, *, parcels: int, seed: int,
         "phone": phone,
         "notes": "",
     })
+    if waves_s:
+        # Drawn after everything else, so a day without waves is the same day as before.
+        shares = np.asarray(wave_shares or [1.0] * len(waves_s), dtype=float)
+        if len(shares) != len(waves_s) or bool(np.any(shares < 0)) or shares.sum() <= 0:
+            raise ValueError("wave_shares: one share >= 0 per wave, not all zero")
+        wave = rng.choice(len(waves_s), size=n, p=shares / shares.sum())
+        ready = np.asarray(waves_s, dtype=np.int64)
+        closes = np.where(has_window, np.array([w[1] for w in _WINDOWS_S])[slot], 48 * 3600)
+        # The latest wave ready an hour before the window closes (the first if none is).
+        latest = np.maximum(np.searchsorted(np.sort(ready), closes - 3600, side="right") - 1, 0)
+        order = np.argsort(ready)
+        wave = np.where(ready[wave] <= closes - 3600, wave, order[latest])
+        table["ready_at"] = [f"{r // 3600:02d}:{r % 3600 // 60:02d}" for r in ready[wave]]
+    return table
 
 
 def synth_couriers(*, parcels: int, config: SynthConfig = SynthConfig(),

@@ -257,6 +257,7 @@ def _day_with_break(problem: RoutingProblem, v: int, trips: Sequence[RoutedTrip]
                 return None
             start = earliest + placer.length if out else earliest
             earliest = max(start, (placer.brk or 0) + placer.length)
+        earliest = max(earliest, problem.trip_ready_s(trip.nodes))  # its parcels sorted
         run = placer.run(k, trip, earliest)
         if run is None or run.back_s > end_s:
             return None

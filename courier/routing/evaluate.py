@@ -20,7 +20,8 @@ __all__ = ["check_feasible"]
 def check_feasible(problem: RoutingProblem, result: RoutingResult) -> list[str]:
     """List every violation of the problem's rules by a result, recomputed without OR-Tools.
 
-    Checks capacity (on-board load with pickups, loaded at the depot), windows, shifts, times
+    Checks capacity (on-board load with pickups, loaded at the depot), windows, shifts, ready
+    times (no trip leaves before a stop on it is ready), times
     and distances as reported, trips of one courier in order and ``reload_s`` apart, breaks in
     their windows and outside every visit, every stop served at most once, and every stop
     either served or dropped exactly once.
@@ -85,6 +86,10 @@ def _trip_times(problem: RoutingProblem, trip: RoutedTrip, brk: Break | None,
                if t[a, b] >= problem.unreachable or d[a, b] >= problem.unreachable)
     if trip.depart_s < veh.shift_start_s:
         out.append(f"{where}: departs at {trip.depart_s} before shift start")
+    late = [node for node in trip.nodes if int(problem.ready_s[node]) > trip.depart_s]
+    if late:
+        out.append(f"{where}: departs at {trip.depart_s} before node(s) {late} are ready "
+                   f"(ready at {max(int(problem.ready_s[n]) for n in late)})")
     now, prev = trip.depart_s, 0
     for pos, node in enumerate(trip.nodes):
         arrival = now + int(t[prev, node])

@@ -20,8 +20,8 @@ def prechecks(problem: RoutingProblem) -> tuple[dict[int, str], dict[int, list[i
 
     Each check narrows the candidate vehicles of a stop; the first check that leaves none
     gives the reason, so the reason is the most basic one (no path before no capacity before
-    a closed window before a short shift). Vectorised over (vehicle, stop): a station has
-    hundreds of couriers and thousands of stops.
+    a closed window before a stop ready too late before a short shift). Vectorised over
+    (vehicle, stop): a station has hundreds of couriers and thousands of stops.
 
     Returns
     -------
@@ -33,7 +33,6 @@ def prechecks(problem: RoutingProblem) -> tuple[dict[int, str], dict[int, list[i
     n1 = problem.n_stops + 1
     vehicles = problem.vehicles
     big = problem.unreachable
-    never = _NEVER
     if not vehicles:
         return dict.fromkeys(range(1, n1), "shift_too_short"), {}
     out_s = np.stack([np.asarray(problem.time_s[v.profile], np.int64)[0] for v in vehicles])
@@ -51,26 +50,30 @@ def prechecks(problem: RoutingProblem) -> tuple[dict[int, str], dict[int, list[i
         )
     shift_start = np.asarray([v.shift_start_s for v in vehicles], dtype=np.int64)[:, None]
     shift_end = np.asarray([v.shift_end_s for v in vehicles], dtype=np.int64)[:, None]
-    arrival = np.where(reach, shift_start + np.where(reach, out_s, 0), never)
-    start = arrival.copy()
-    for node, windows in enumerate(problem.windows_s):
-        if node == 0 or not windows:
-            continue
-        col = arrival[:, node]
-        best = np.full_like(col, never)
-        for a, b in windows:
-            best = np.where((col <= b) & (col < never), np.minimum(best, np.maximum(col, a)), best)
-        start[:, node] = best
-    is_open = start < never
     service = np.asarray(problem.service_s, dtype=np.int64)[None]
-    home = np.where(is_open & reach, start + service + np.where(reach, back_s, 0), never)
+    # A stop ready late (its truck's wave) leaves the station at its ready time at the earliest.
+    ready = np.asarray(problem.ready_s, dtype=np.int64)[None]
+    leave = np.maximum(shift_start, ready)
+    # A courier with a single trip leaves at the shift start: the solvers wait for a later
+    # wave through a reload at the station (see courier.routing.ortools._add_ready).
+    one_trip = np.asarray([v.max_trips <= 1 for v in vehicles])[:, None]
+    leave = np.where(one_trip & (ready > shift_start), _NEVER // 2, leave)
+    is_open, home = _home(problem, leave, out_s, back_s, reach, service)
     long_enough = home <= shift_end
+    # Would the shift be long enough had the stop been ready at the shift start? If so, the
+    # late wave, not the shift, is why no courier can take it.
+    not_late = np.ones_like(long_enough)
+    if problem.has_ready:
+        _, early_home = _home(problem, np.broadcast_to(shift_start, leave.shape), out_s,
+                              back_s, reach, service)
+        not_late = (early_home > shift_end) | long_enough
     reasons: dict[int, str] = {}
     allowed: dict[int, list[int]] = {}
     steps = (
         ("unreachable", reach),
         ("too_big", fits),
         ("window_closed", is_open),
+        ("not_ready_in_time", not_late),
         ("shift_too_short", long_enough),
     )
     for node in range(1, n1):
@@ -83,3 +86,23 @@ def prechecks(problem: RoutingProblem) -> tuple[dict[int, str], dict[int, list[i
         else:
             allowed[node] = [int(v) for v in np.flatnonzero(mask)]
     return reasons, allowed
+
+
+def _home(problem: RoutingProblem, leave: np.ndarray, out_s: np.ndarray, back_s: np.ndarray,
+          reach: np.ndarray, service: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return, per (vehicle, stop), whether a window is open on arrival when leaving at
+    ``leave``, and when the courier is back (``_NEVER`` when not)."""
+    never = _NEVER
+    arrival = np.where(reach, leave + np.where(reach, out_s, 0), never)
+    start = arrival.copy()
+    for node, windows in enumerate(problem.windows_s):
+        if node == 0 or not windows:
+            continue
+        col = arrival[:, node]
+        best = np.full_like(col, never)
+        for a, b in windows:
+            best = np.where((col <= b) & (col < never), np.minimum(best, np.maximum(col, a)), best)
+        start[:, node] = best
+    is_open = start < never
+    home = np.where(is_open & reach, start + service + np.where(reach, back_s, 0), never)
+    return is_open, home

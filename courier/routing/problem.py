@@ -137,6 +137,9 @@ class RoutingProblem:
         distance with penalties, say); the trips still report ``distance_m``.
     unreachable
         Matrix entries at or above this mean there is no path.
+    ready_s
+        Length ``n + 1`` (or None: all zero); a trip carrying node ``i`` leaves the depot at
+        ``ready_s[i]`` or later (the parcels' release time: their truck's wave, sorted).
     """
 
     stop_ids: tuple[str, ...]
@@ -153,6 +156,7 @@ class RoutingProblem:
     objective: Literal["time", "distance", "cost"] = "time"
     arc_cost: Mapping[str, IntArray] | None = None
     unreachable: int = UNREACHABLE
+    ready_s: IntArray | None = None
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -160,7 +164,9 @@ class RoutingProblem:
         set_(self, "vehicles", tuple(self.vehicles))
         set_(self, "windows_s", tuple(tuple((int(a), int(b)) for a, b in w)
                                       for w in self.windows_s))
-        for name, dtype in (("service_s", np.int64), ("delivery", np.int64),
+        if self.ready_s is None:
+            set_(self, "ready_s", np.zeros(len(self.service_s), dtype=np.int64))
+        for name, dtype in (("service_s", np.int64), ("ready_s", np.int64), ("delivery", np.int64),
                             ("pickup", np.int64), ("priority", np.bool_)):
             set_(self, name, _frozen(getattr(self, name), dtype))
         for name in ("time_s", "distance_m", "arc_cost"):
@@ -179,6 +185,18 @@ class RoutingProblem:
     def n_stops(self) -> int:
         """Number of stops (nodes ``1..n``)."""
         return len(self.stop_ids)
+
+    @property
+    def has_ready(self) -> bool:
+        """Whether some stop is ready later than some courier's shift starts."""
+        ready = np.asarray(self.ready_s)
+        return bool(self.vehicles) and int(ready.max(initial=0)) > min(
+            v.shift_start_s for v in self.vehicles)
+
+    def trip_ready_s(self, nodes: Sequence[int]) -> int:
+        """Return the earliest a trip over ``nodes`` may leave the depot: its latest ready time."""
+        ready = np.asarray(self.ready_s)
+        return int(ready[list(nodes)].max(initial=0)) if len(nodes) else 0
 
     @property
     def horizon_s(self) -> int:
@@ -209,6 +227,11 @@ class RoutingProblem:
             out.append(f"service_s has shape {self.service_s.shape}, expected ({n1},)")
         elif int(self.service_s[0]) != 0 or bool(np.any(self.service_s < 0)):
             out.append("service_s must be >= 0 with service_s[0] == 0")
+        ready = np.asarray(self.ready_s)
+        if ready.shape != (n1,):
+            out.append(f"ready_s has shape {ready.shape}, expected ({n1},)")
+        elif int(ready[0]) != 0 or bool(np.any(ready < 0)):
+            out.append("ready_s must be >= 0 with ready_s[0] == 0")
         if len(self.windows_s) != n1:
             out.append(f"windows_s has {len(self.windows_s)} entries, expected {n1}")
         out.extend(f"node {node}: a window opens after it closes: {windows}"
@@ -371,4 +394,5 @@ def problem_from_stops(stops: Sequence[Stop], couriers: Sequence[Courier], *,
         distance_m=distance_m,
         reload_s=reload_s,
         drop_penalty=drop_penalty_s,
+        ready_s=np.array([0, *(s.ready_s for s in stops)], dtype=np.int64),
     )

@@ -11,7 +11,10 @@ stop, or one per window in a mutually exclusive group when a stop has several; e
 optional with its drop penalty as the prize; identical couriers share a vehicle type; a courier
 with several trips may reload at the depot ``max_trips - 1`` times, the reload time being the
 depot's service time (PyVRP puts it at the start of every trip, so the first trip leaves
-``reload_s`` later than OR-Tools would let it: loading the first trip takes time too). The
+``reload_s`` later than OR-Tools would let it: loading the first trip takes time too). A stop's
+ready time (its truck's wave) is its release time; a route starts at the shift start, so a
+courier whose first parcels are ready later waits for them through an empty first trip, which
+takes one of the reloads. The
 pre-checks and the schedule are shared (:func:`courier.routing.solve`), so both backends give
 reasons and times the same way, and the same independent evaluator
 (:func:`courier.routing.check_feasible`) checks both.
@@ -219,6 +222,11 @@ def _data(
     clients: list[pyvrp.Client] = []
     groups: list[pyvrp.ClientGroup] = []
     client_node: list[int] = []
+    # PyVRP holds a trip's start at the depot (its service, the loading, comes after) until
+    # the latest release time of its clients; a trip leaves ``ready_s`` or later when the
+    # release is the ready time less that service.
+    depot_service = problem.reload_s if multi_trip else 0
+    ready = np.asarray(problem.ready_s, dtype=np.int64)
     for node in active:
         prize = drop_penalty_of(problem, node)
         windows = sorted(problem.windows_s[node]) or [(0, horizon)]
@@ -233,6 +241,7 @@ def _data(
                 service_duration=int(problem.service_s[node]),
                 tw_early=int(a),
                 tw_late=int(b),
+                release_time=max(int(ready[node]) - depot_service, 0),
                 prize=prize,
                 required=False,
                 group=group,

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from courier.routing.problem import RoutedTrip, RoutingProblem
+from courier.routing.problem import RoutedTrip, RoutingProblem, working_s
 
 __all__ = ["earliest_start", "schedule_trips", "trip_stats"]
 
@@ -135,6 +135,44 @@ def _longest_split(problem: RoutingProblem, v: int, trips: Sequence[tuple[int, S
     return None if best is None else best[1:]
 
 
+def _split_ready(problem: RoutingProblem, raw: Sequence[tuple[int, int, Sequence[int]]],
+                 ) -> list[tuple[int, int, Sequence[int]]]:
+    """Send a courier idle at the station out with the parcels that are ready.
+
+    A trip that waits at the station for a later wave while it carries parcels ready before
+    it gives those parcels a trip of their own, as soon as the courier is back (or the shift
+    starts), when the courier has a trip left and that trip is back, reloaded, before the
+    wave's trip leaves, with no door wait longer than :data:`SPLIT_WAIT_S`. The later trip
+    keeps its departure and its order (without those stops it is back no later). Both solvers
+    see no gain in it: the paid day ends when it ends either way; the recipients and a
+    station that wants its couriers out do.
+    """
+    by_vehicle: dict[int, list[tuple[int, Sequence[int]]]] = {}
+    for v, depart, nodes in raw:
+        by_vehicle.setdefault(v, []).append((depart, nodes))
+    out: list[tuple[int, int, Sequence[int]]] = []
+    for v, trips in sorted(by_vehicle.items()):
+        trips.sort(key=lambda tr: tr[0])
+        k, free_s = 0, working_s(problem, problem.vehicles[v])[0]
+        while k < len(trips):
+            depart, nodes = trips[k]
+            early = [n for n in nodes if int(problem.ready_s[n]) <= free_s]
+            rest = [n for n in nodes if int(problem.ready_s[n]) > free_s]
+            times = (_earliest(problem, v, early, free_s)
+                     if early and rest and len(trips) < problem.vehicles[v].max_trips else None)
+            if (times is not None and times[4] + problem.reload_s <= depart
+                    and all(b - a <= SPLIT_WAIT_S for a, b in zip(times[0], times[1],
+                                                                   strict=True))):
+                trips[k:k + 1] = [(free_s, early), (depart, rest)]
+                k += 1
+                depart, nodes = trips[k]
+            times = _earliest(problem, v, nodes, depart)
+            free_s = (times[4] if times is not None else depart) + problem.reload_s
+            k += 1
+        out.extend((v, depart, nodes) for depart, nodes in trips)
+    return out
+
+
 def trip_stats(
     problem: RoutingProblem, vehicle: int, nodes: Sequence[int]
 ) -> tuple[int, tuple[int, int, int]]:
@@ -172,6 +210,10 @@ def schedule_trips(problem: RoutingProblem,
     may leave at the earliest. A long wait at a door becomes a return to the station and a
     new trip where that fits (:data:`SPLIT_WAIT_S`): the visits keep their times.
     """
+    # No trip leaves before its parcels are ready (a backend may report the shift start).
+    raw = [(v, max(depart, problem.trip_ready_s(nodes)), nodes) for v, depart, nodes in raw]
+    if problem.has_ready:
+        raw = _split_ready(problem, raw)
     raw = sorted(_split_waits(problem, raw), key=lambda r: (r[0], r[1]))
     trips: list[RoutedTrip] = []
     trip_no: dict[int, int] = {}
