@@ -9,7 +9,7 @@ district's stops and couriers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import numpy as np
@@ -138,7 +138,7 @@ class RoutingProblem:
     unreachable
         Matrix entries at or above this mean there is no path.
     ready_s
-        Length ``n + 1`` (or None: all zero); a trip carrying node ``i`` leaves the depot at
+        Length ``n + 1`` (not given: all zero); a trip carrying node ``i`` leaves the depot at
         ``ready_s[i]`` or later (the parcels' release time: their truck's wave, sorted).
     """
 
@@ -156,7 +156,7 @@ class RoutingProblem:
     objective: Literal["time", "distance", "cost"] = "time"
     arc_cost: Mapping[str, IntArray] | None = None
     unreachable: int = UNREACHABLE
-    ready_s: IntArray | None = None
+    ready_s: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -164,7 +164,7 @@ class RoutingProblem:
         set_(self, "vehicles", tuple(self.vehicles))
         set_(self, "windows_s", tuple(tuple((int(a), int(b)) for a, b in w)
                                       for w in self.windows_s))
-        if self.ready_s is None:
+        if len(self.ready_s) == 0:  # not given: every stop ready at the start of the day
             set_(self, "ready_s", np.zeros(len(self.service_s), dtype=np.int64))
         for name, dtype in (("service_s", np.int64), ("ready_s", np.int64), ("delivery", np.int64),
                             ("pickup", np.int64), ("priority", np.bool_)):
