@@ -126,7 +126,7 @@ def _dask_client(scheduler: str | None, *, local: bool = False) -> Iterator[Any]
 
     if scheduler is None:
         # 2 single-threaded worker processes: OR-Tools and the matrix code hold the GIL.
-        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster, \
+        with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0") as cluster, \
                 Client(cluster) as client:
             yield client
         return
