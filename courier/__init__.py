@@ -25,6 +25,7 @@ except PackageNotFoundError:  # a source tree that was never installed
 # Public name -> the module that defines it.
 _EXPORTS = {
     "plan": "courier.app",
+    "replan": "courier.app",
     "Plan": "courier.app",
     "Inputs": "courier.app",
     "read_inputs": "courier.app",
@@ -77,13 +78,14 @@ __all__ = [
     "load_graph",
     "plan",
     "read_inputs",
+    "replan",
     "run",
     "synth_couriers",
     "synth_parcels",
 ]
 
 if TYPE_CHECKING:
-    from courier.app import Inputs, Plan, demo_inputs, plan, read_inputs, run
+    from courier.app import Inputs, Plan, demo_inputs, plan, read_inputs, replan, run
     from courier.config import (
         PROFILES,
         Budget,

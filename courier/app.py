@@ -217,12 +217,19 @@ def run(inputs: Inputs, config: PlanConfig, *, client: Client | None = None,
 
     ``progress(stage, done, total)`` is called as the plan goes (a terminal display).
     """
-    from courier import pipeline, report
+    from courier import pipeline
 
     tick = time.perf_counter()
     extra = {"progress": progress} if progress is not None else {}
     result = pipeline.plan(inputs.day, inputs.graphs, config, client=client, **extra)
-    plan_s = time.perf_counter() - tick
+    return _as_plan(inputs, config, result, time.perf_counter() - tick)
+
+
+def _as_plan(inputs: Inputs, config: PlanConfig, result: DayPlan, plan_s: float, *,
+             day: Day | None = None) -> Plan:
+    """The Plan of a planned day: its summary, districts and what re-planning needs."""
+    from courier import pipeline, report
+
     graph = pipeline.primary_graph(inputs.graphs, inputs.day)
     timings = {**inputs.timings_s, **result.timings_s, "plan": plan_s}
     timings["total"] = sum(inputs.timings_s.values()) + plan_s
@@ -237,7 +244,27 @@ def run(inputs: Inputs, config: PlanConfig, *, client: Client | None = None,
         "rejects": _rejects_summary(result, inputs.hints),
     })
     return Plan(result=result, config=config, graph=graph, sources=dict(inputs.sources),
-                summary=summary, districts=_district_frame(result, graph, inputs.day))
+                summary=summary, districts=_district_frame(result, graph, inputs.day),
+                day=day or inputs.day, meta=_meta(inputs, config))
+
+
+def _meta(inputs: Inputs, config: PlanConfig) -> dict[str, Any]:
+    """inputs/plan.json: where the streets are (and their hash), the station, the
+    configuration: with inputs/parcels.csv and couriers.csv all a re-plan needs."""
+    streets = inputs.sources.get("streets", Source(kind="graph", name=""))
+    path = (str(demo_streets()) if inputs.demo else
+            str(Path(streets.name).resolve()) if streets.kind == "file" else "")
+    districts = inputs.sources.get("districts")
+    return {
+        "format": 1,
+        "streets": {"path": path, "sha256": streets.sha256, "kind": streets.kind,
+                    "demo": inputs.demo},
+        "station": list(inputs.day.station_lonlat),
+        "config": config.to_dict(),
+        "districts": (str(Path(districts.name).resolve())
+                      if districts is not None and districts.kind == "file" else None),
+        "input_rows": inputs.day.rows,
+    }
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,6 +284,11 @@ class Plan:
     sources: Mapping[str, Source]
     summary: dict[str, Any]
     districts: gpd.GeoDataFrame | None = None
+    # The day as read (inputs/ of the folder) and inputs/plan.json, for `courier replan`.
+    day: Day | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    # A re-plan's own tables: changes.csv, delivered.csv, on_board.csv.
+    tables: Mapping[str, io.Table] = field(default_factory=dict)
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -314,6 +346,11 @@ class Plan:
         from courier import labels, maps, report
 
         written = io.write_plan_tables(out, self.result, bom=csv_bom)
+        for name, (header, rows) in self.tables.items():
+            io.write_csv(out / name, header, rows, bom=csv_bom)
+            written.append(out / name)
+        if self.day is not None and self.meta:
+            written.extend(io.write_files(out, io.input_files(self.day, self.meta)))
         if self.districts is not None and "districts" not in self.sources:  # automatic ones
             io.write_geojson(out / "districts.geojson", self.districts)
             written.append(out / "districts.geojson")
@@ -374,7 +411,7 @@ def plan(*, streets: StreetsInput, parcels: TableInput, couriers: TableInput,
     return result
 
 
-_READ_OPTIONS = ("cache_dir", "encoding", "profiles", "bbox", "sheet")
+_READ_OPTIONS = ("cache_dir", "encoding", "profiles", "bbox", "sheet", "waves_s")
 
 
 def _split_options(options: Mapping[str, Any]) -> tuple[PlanConfig, ReadOptions, Any]:
@@ -536,3 +573,204 @@ def _previous(value: Any, sources: dict[str, Source]) -> dict[str, str] | None:
     stops_csv = folder / "stops.csv"
     sources["previous"] = Source(kind="file", name=str(stops_csv), sha256=io.file_sha256(stops_csv))
     return dict(previous_assignment(lon, lat, cids))
+
+
+# --------------------------------------------------------------------------------------------
+# courier replan: the rest of the day from an earlier plan's folder
+
+
+def replan(plan_dir: Path | str, *, now: str | int, status: TableInput = None,
+           parcels: TableInput = None, couriers: TableInput = None, streets: StreetsInput = None,
+           retry: bool = True, **more: Any) -> Plan:
+    """Plan the rest of the day from an earlier plan's folder (see :mod:`courier.replanning`).
+
+    ``now`` (``HH:MM`` or seconds of the day): what the plan had done by then is delivered,
+    trips under way keep their parcels on board. ``status``: a table of ``parcel_id,status``
+    (delivered, failed, returned) and/or ``courier_id,lon,lat,at`` rows (where a courier is).
+    ``parcels``: new parcels (the next truck), same schema as ``plan``. ``couriers``: the
+    roster for the rest of the day (a courier missing from it is off duty). ``streets``
+    overrides the street file the folder names; ``retry=False`` leaves failed deliveries out.
+    ``more``: ``time_limit_s`` (default: the earlier plan's), ``options`` (a
+    :class:`ReadOptions`), ``client`` (Dask), ``progress``. Returns a :class:`Plan` of the rest of the day
+    whose ``tables`` hold changes.csv, delivered.csv and on_board.csv, and whose summary
+    counts delivered + on board + planned + unassigned + rejected = every parcel row so far.
+    """
+    from courier import pipeline, replanning
+    from courier.text import parse_time_s
+
+    unknown = set(more) - {"time_limit_s", "options", "client", "progress"}
+    if unknown:
+        raise TypeError(f"replan() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+    time_limit_s, options = more.get("time_limit_s"), more.get("options")
+    client, progress = more.get("client"), more.get("progress")
+    folder = Path(plan_dir)
+    meta_path = folder / io.INPUTS_META
+    if not meta_path.is_file():
+        raise InputError(f"{folder}: no {io.INPUTS_META}: not a plan folder of this version of "
+                         "courier (plan the day again, then re-plan from that folder)")
+    meta = io.read_json(meta_path)
+    opts = options or ReadOptions()
+    try:
+        now_s = int(now) if isinstance(now, int) else parse_time_s(str(now))
+    except ValueError as exc:
+        raise InputError(f"--now {now!r}: {exc}") from None
+    config = PlanConfig.from_mapping(meta["config"])
+    if time_limit_s is not None:
+        config = replace(config, time_limit_s=float(time_limit_s))
+    tick = time.perf_counter()
+    got = _read_replan(folder, meta, opts, config, couriers=couriers, parcels=parcels,
+                       status=status, streets=streets)
+    earlier, rest_roster, graphs = got.earlier, got.roster, got.graphs
+    earlier_parcels, new_valid, new_rejects = earlier.parcels, got.new_parcels, got.new_rejects
+    new_rows, sources, lockers = got.new_rows, got.sources, got.lockers
+    told = got.status
+    primary = graphs[(rest_roster or earlier.couriers)[0].vehicle]
+    state = replanning.state_at(
+        earlier, now_s, status=told, roster=rest_roster, new_parcels=new_valid, retry=retry,
+        legs=_legs(primary), lunch_to_s=config.lunch.to_s)
+    day = Day(parcels=state.free, couriers=state.roster, station_lonlat=earlier.station_lonlat,
+              rejects=tuple(new_rejects), lockers=lockers,
+              input_count=len(state.free) + len({r.row for r in new_rejects}),
+              districts=io.read_polygons(Path(meta["districts"])) if meta.get("districts")
+              else None, previous=state.previous)
+    read_s = time.perf_counter() - tick
+    tick = time.perf_counter()
+    extra = {"progress": progress} if progress is not None else {}
+    if state.free and state.roster:
+        result = pipeline.plan(day, graphs, config, client=client, **extra)
+    else:
+        result = pipeline.empty_plan(day, reason="no_courier" if state.free else "")
+    result = replanning.renumber_trips(result, state.trips_done)
+    left = {u.parcel_id for u in state.left_out}
+    result = replace(result, unassigned=(*result.unassigned, *state.left_out),
+                     parcels=(*result.parcels,
+                              *(p for p in earlier_parcels if p.parcel_id in left)))
+    inputs = Inputs(day=day, graphs=graphs, sources=sources, timings_s={"read": read_s})
+    whole_day = replace(day, parcels=(*earlier_parcels, *new_valid), couriers=rest_roster)
+    out = _as_plan(inputs, config, result, time.perf_counter() - tick, day=whole_day)
+    departs = {(t.courier_id, t.trip): t.depart_s for t in earlier.trips}
+    on_board = sum(len(v.parcel_ids) for ob in state.on_board for v in ob.visits)
+    rows = earlier.input_rows + new_rows
+    parcels_count = {
+        "input": rows, "delivered": len(state.delivered), "on_board": on_board,
+        "planned": out.summary["parcels"]["planned"],
+        "unassigned": len(result.unassigned),
+        "rejected": earlier.rejected + len({r.row for r in new_rejects}),
+    }
+    parcels_count["adds_up"] = rows == sum(v for k, v in parcels_count.items() if k != "input")
+    change_rows = replanning.changes(state, result)
+    # Kept: a parcel whose courier is still on duty and still has it (a trip may change).
+    moved = [r for r in change_rows if r[1] and r[1] != r[3] and r[5] == "moved"]
+    before = [p for p in state.free if p.parcel_id in earlier.assignment
+              and earlier.assignment[p.parcel_id][0] not in state.off_duty]
+    summary = {**out.summary, "parcels": parcels_count, "replan": {
+        "earlier_plan": str(folder), "now": hhmm_of(now_s), "off_duty": list(state.off_duty),
+        "new_parcels": len(new_valid), "changes": len(change_rows),
+        "moved_courier": len(moved),
+        "kept_courier_share": round(1 - len(moved) / len(before), 4) if before else 1.0,
+    }}
+    meta_out = {**meta, "config": config.to_dict(), "replan_of": str(folder.resolve()),
+                "input_rows": rows, "rejected": parcels_count["rejected"]}
+    return replace(out, summary=summary, meta=meta_out, tables={
+        "changes.csv": (("parcel_id", "before_courier", "before_trip", "after_courier",
+                         "after_trip", "why"), change_rows),
+        "delivered.csv": io.delivered_table(state.delivered),
+        "on_board.csv": io.on_board_table(state.on_board, departs),
+    })
+
+
+@dataclass(frozen=True, eq=False)
+class _ReplanInputs:
+    earlier: Any  # courier.replanning.Earlier
+    roster: tuple[Any, ...]
+    graphs: Mapping[str, StreetGraph]
+    sources: dict[str, Source]
+    lockers: tuple[Any, ...]
+    new_parcels: tuple[Any, ...]
+    new_rejects: tuple[Any, ...]
+    new_rows: int
+    status: Any
+
+
+def _read_replan(folder: Path, meta: Mapping[str, Any], opts: ReadOptions, config: PlanConfig, *,
+                 couriers: TableInput, parcels: TableInput, status: TableInput,
+                 streets: StreetsInput) -> _ReplanInputs:
+    """Read the earlier plan's folder and what the re-plan brings: roster, parcels, status."""
+    from courier.parcels import validate_couriers, validate_lockers, validate_parcels
+
+    def mine(name: str) -> tuple[Any, str]:
+        path = folder / "inputs" / name
+        return io.read_table(path), str(path)
+
+    table, name = mine("couriers.csv")
+    roster_in = validate_couriers(table, file=name, profiles=opts.profiles)
+    rest_roster = roster_in
+    sources: dict[str, Source] = {"earlier plan": Source(kind="file", name=str(folder))}
+    if couriers is not None:
+        table, sources["couriers"] = _table(couriers, "couriers", opts, roster=True)
+        rest_roster = validate_couriers(table, file=sources["couriers"].name,
+                                        profiles=opts.profiles)
+    graphs, sources["streets"] = _graphs(_earlier_streets(meta, streets),
+                                         {c.vehicle for c in (*roster_in, *rest_roster)}, opts)
+    table, name = mine("parcels.csv")
+    earlier_parcels, _ = validate_parcels(table, file=name)
+    lockers: tuple[Any, ...] = ()
+    if (folder / "inputs" / "lockers.csv").is_file():
+        table, name = mine("lockers.csv")
+        lockers = validate_lockers(table, file=name)
+    earlier = io.read_earlier(folder, parcels=earlier_parcels, couriers=roster_in,
+                              station=tuple(meta["station"]), reload_s=config.reload_s)
+    new_valid: tuple[Any, ...] = ()
+    new_rejects: tuple[Any, ...] = ()
+    new_rows = 0
+    if parcels is not None:
+        table, sources["parcels"] = _table(parcels, "parcels", opts)
+        new_rows = len(table)
+        new_valid, new_rejects = validate_parcels(table, file=sources["parcels"].name,
+                                                  waves_s=opts.waves_s)
+        new_valid, clashes = io.clashing_ids(new_valid, {p.parcel_id for p in earlier_parcels})
+        new_rejects = (*new_rejects, *clashes)
+    told = None
+    if status is not None:
+        table, sources["status"] = _table(status, "status", opts)
+        told = io.read_status(table, file=sources["status"].name,
+                              parcels={p.parcel_id for p in earlier_parcels})
+    return _ReplanInputs(earlier=earlier, roster=rest_roster, graphs=graphs, sources=sources,
+                         lockers=lockers, new_parcels=tuple(new_valid),
+                         new_rejects=tuple(new_rejects), new_rows=new_rows, status=told)
+
+
+def hhmm_of(seconds: int) -> str:
+    from courier.text import hhmm
+
+    return hhmm(seconds)
+
+
+def _earlier_streets(meta: Mapping[str, Any], streets: StreetsInput) -> StreetsInput:
+    """The street file a plan folder names, checked against its hash; ``streets`` wins."""
+    if streets is not None:
+        return streets
+    info = meta.get("streets", {})
+    if info.get("demo"):
+        return demo_streets()
+    path = Path(info.get("path") or "")
+    if not info.get("path") or not path.is_file():
+        named = info.get("path") or "(none: it was given as a graph)"
+        raise InputError(f"the earlier plan's street file {named} is not there; give it "
+                         "with --streets")
+    if info.get("sha256") and io.file_sha256(path) != info["sha256"]:
+        raise InputError(f"{path}: the street file changed since the earlier plan (its SHA-256 "
+                         "differs); give the one it was planned on, or this one on purpose, "
+                         "with --streets")
+    return path
+
+
+def _legs(graph: StreetGraph) -> Any:
+    """Travel seconds between (lon, lat) points on ``graph``, for couriers on the way."""
+    from courier.streets import snap_points, travel_matrix
+
+    def legs(points: Sequence[tuple[float, float]]) -> Any:
+        snaps = snap_points(graph, [p[0] for p in points], [p[1] for p in points])
+        return travel_matrix(graph, snaps, keep_paths=False).time_s
+
+    return legs

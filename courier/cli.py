@@ -203,6 +203,50 @@ def plan(
     _run(body, quiet=quiet)
 
 
+@app.command()
+def replan(
+    plan_dir: Annotated[Path, typer.Option("--plan", help="The earlier plan's folder (courier plan's or courier replan's --out).")],
+    now: Annotated[str, typer.Option("--now", help="The time of the re-plan, HH:MM: what the plan had done by then is delivered, trips under way keep their parcels on board.")],
+    out: Annotated[Path, typer.Option(help="Folder for the rest of the day's plan.")],
+    status: Annotated[Path | None, typer.Option(help="What really happened: parcel_id,status rows (delivered, failed, returned) and/or courier_id,lon,lat,at rows (where a courier is).")] = None,
+    parcels: Annotated[Path | None, typer.Option(help="New parcels (the next truck), the same columns as for plan.")] = None,
+    couriers: Annotated[Path | None, typer.Option(help="The roster for the rest of the day; a courier missing from it is off duty.")] = None,
+    streets: Annotated[Path | None, typer.Option(help="Street file, instead of the one the earlier plan names.")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Seconds for the re-plan (I/O aside); default: the earlier plan's.", envvar="COURIER_TIME_LIMIT")] = None,
+    no_retry: Annotated[bool, typer.Option("--no-retry", help="Failed deliveries are not tried again today.")] = False,
+    waves: Annotated[str | None, typer.Option("--waves", help="The trucks' ready times a new parcels' wave column refers to.")] = None,
+    tiles: Annotated[Tiles, typer.Option(help="Map background: osm, amap or none.")] = Tiles.OSM,
+    lang: Annotated[Lang, typer.Option("--lang", help="Language of maps, sheets, labels and report: zh or en.")] = Lang.ZH,
+    csv_bom: Annotated[YesNo, typer.Option("--csv-bom", help="Start CSV outputs with a UTF-8 byte-order mark (yes) or not (no).")] = YesNo.YES,
+    force: Annotated[bool, typer.Option("--force", help="Write into a folder that holds other files too.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
+) -> None:
+    """Re-plan the rest of the day: a new truck, a courier out, deliveries that failed."""
+
+    def body() -> None:
+        from courier import app as application
+
+        read = application.ReadOptions(cache_dir=_cache_dir(False, None),
+                                       waves_s=_parse_waves(waves))
+        with _stages(quiet, time_limit or 30.0) as progress:
+            result = application.replan(plan_dir, now=now, status=status, parcels=parcels,
+                                        couriers=couriers, streets=streets,
+                                        time_limit_s=time_limit, retry=not no_retry,
+                                        options=read, progress=progress)
+            progress("writing the plan", 0, 0)
+            result.write(out, tiles=tiles.value, force=force, lang=lang.value,
+                         csv_bom=csv_bom is YesNo.YES)
+        if not quiet:
+            _print_summary(result, out)
+            info, counts = result.summary["replan"], result.summary["parcels"]
+            typer.echo(f"at {info['now']}: {counts['delivered']} delivered, {counts['on_board']} "
+                       f"on board, {counts['planned']} planned for the rest of the day, "
+                       f"{counts['unassigned']} unassigned, {counts['rejected']} rejected; "
+                       f"{info['changes']} changes in {out / 'changes.csv'}")
+
+    _run(body, quiet=quiet)
+
+
 def _parse_waves(text: str | None) -> tuple[int, ...]:
     """``--waves 06:30,10:30,14:00`` as seconds of the day, in the order given (wave 1 first)."""
     from courier.errors import InputError

@@ -16,15 +16,17 @@ import shutil
 import tomllib
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from courier.errors import InputError
-from courier.model import DayPlan, Reject, Unassigned
+from courier.model import Courier, Day, DayPlan, Parcel, Reject, Unassigned
+from courier.replanning import Delivered, Earlier, EarlierTrip, EarlierVisit, OnBoard, Status
 from courier.sortplan import address_of
-from courier.text import hhmm, hhmmss
+from courier.text import hhmm, hhmmss, parse_time_s
 
 _ENCODINGS = ("utf-8-sig", "gb18030")
 _WINDOWS_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
@@ -385,9 +387,10 @@ def write_files(out_dir: Path, files: Mapping[str, str | bytes]) -> list[Path]:
 
 # What a plan folder holds: these files, and these folders of pages and figures.
 _PLAN_FILES = frozenset({"sort_plan.csv", "stops.csv", "unassigned.csv", "rejects.csv",
-                         "routes.geojson", "districts.geojson", "summary.json", "report.html"})
+                         "routes.geojson", "districts.geojson", "summary.json", "report.html",
+                         "changes.csv", "delivered.csv", "on_board.csv"})
 _PLAN_FOLDERS = {"maps": (".html",), "sheets": (".html",), "labels": (".html",),
-                 "figures": (".png",)}
+                 "figures": (".png",), "inputs": (".csv", ".json")}
 
 
 def _foreign(folder: Path) -> list[Path]:
@@ -505,3 +508,215 @@ def read_polygons(path: Path) -> Any:
         return gpd.read_file(path)
     except Exception as exc:  # any parser error is the user's file, not our bug
         raise InputError(f"{path}: cannot read district polygons: {exc}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# A plan's own inputs (inputs/), so that `courier replan` needs nothing but the folder
+
+
+INPUTS_META = "inputs/plan.json"
+
+
+def _csv_text(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    buf = StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _blank(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def input_files(day: Day, meta: Mapping[str, Any]) -> dict[str, str]:
+    """Return inputs/parcels.csv, couriers.csv, lockers.csv and plan.json of a planned day.
+
+    The parcels and couriers in the schema ``courier plan`` reads (every valid row, as
+    validated: windows, ready times and coordinates as planned), so a re-plan reads them the
+    same way; ``meta`` (streets, station, configuration) goes into plan.json.
+    """
+    parcels = [(p.parcel_id, repr(p.lon), repr(p.lat), repr(p.weight_kg), repr(p.volume_l),
+                ";".join(f"{hhmmss(a)}-{hhmmss(b)}" for a, b in p.windows_s), p.kind,
+                int(p.priority), int(p.locker_ok), p.address, p.recipient, p.phone, p.notes,
+                hhmmss(p.ready_s) if p.ready_s else "") for p in day.parcels]
+    couriers = [(c.courier_id, c.vehicle, c.capacity_parcels, repr(c.capacity_kg),
+                 repr(c.capacity_l), hhmmss(c.shift_start_s), hhmmss(c.shift_end_s),
+                 c.max_trips, c.name,
+                 hhmmss(c.lunch_from_s) if c.lunch_from_s is not None else "",
+                 hhmmss(c.lunch_to_s) if c.lunch_to_s is not None else "", _blank(c.lunch_min))
+                for c in day.couriers]
+    files = {
+        "inputs/parcels.csv": _csv_text(
+            ("parcel_id", "lon", "lat", "weight_kg", "volume_l", "windows", "kind", "priority",
+             "locker_ok", "address", "recipient", "phone", "notes", "ready_at"), parcels),
+        "inputs/couriers.csv": _csv_text(
+            ("courier_id", "vehicle", "capacity_parcels", "capacity_kg", "capacity_l",
+             "shift_start", "shift_end", "max_trips", "name", "lunch_from", "lunch_to",
+             "lunch_min"), couriers),
+        INPUTS_META: json.dumps(meta, ensure_ascii=False, indent=1) + "\n",
+    }
+    if day.lockers:
+        files["inputs/lockers.csv"] = _csv_text(
+            ("locker_id", "lon", "lat", "capacity_parcels", "name"),
+            [(lk.locker_id, repr(lk.lon), repr(lk.lat), lk.capacity_parcels, lk.name)
+             for lk in day.lockers])
+    return files
+
+
+def _seconds(text: str) -> int:
+    return parse_time_s(text) if text else 0
+
+
+def read_trips(folder: Path) -> tuple[EarlierTrip, ...]:
+    """The trips of a plan folder: stops.csv's visits with routes.geojson's departures and
+    returns, and a re-plan's on_board.csv (the rest of the trips that were under way)."""
+    routes = json.loads((folder / "routes.geojson").read_text(encoding="utf-8"))["features"]
+    times = {(f["properties"]["courier_id"], int(f["properties"]["trip"])):
+             (_seconds(f["properties"]["depart"]), _seconds(f["properties"]["return"]))
+             for f in routes}
+    visits: dict[tuple[str, int], list[EarlierVisit]] = {}
+    for name in ("stops.csv", "on_board.csv"):
+        path = folder / name
+        if not path.is_file():
+            continue
+        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+        for r in table.to_dict("records"):
+            key = (r["courier_id"], int(r["trip"]))
+            visits.setdefault(key, []).append(EarlierVisit(
+                stop_id=r["stop_id"], seq=int(r["seq"]), parcel_ids=tuple(r["parcel_ids"].split()),
+                start_s=int(r["start_s"]), departure_s=int(r["departure_s"]),
+                lon=float(r["lon"]), lat=float(r["lat"])))
+            if "trip_depart_s" in r:
+                times[key] = (int(r["trip_depart_s"]), int(r["trip_return_s"]))
+    return tuple(EarlierTrip(cid, trip, *times[(cid, trip)],
+                             tuple(sorted(vs, key=lambda v: v.seq)))
+                 for (cid, trip), vs in sorted(visits.items()))
+
+
+def read_delivered(folder: Path) -> tuple[Delivered, ...]:
+    """A re-plan folder's delivered.csv (none in a first plan's folder)."""
+    path = folder / "delivered.csv"
+    if not path.is_file():
+        return ()
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    return tuple(Delivered(r["parcel_id"], r["courier_id"], int(r["trip"] or 0),
+                           _seconds(r["delivered_at"]), r["source"])
+                 for r in table.to_dict("records"))
+
+
+def delivered_table(items: Sequence[Delivered]) -> Table:
+    """``delivered.csv``: parcels handed over before a re-plan: by whom, when, known how."""
+    return (("parcel_id", "courier_id", "trip", "delivered_at", "source"),
+            [(d.parcel_id, d.courier_id, d.trip, hhmmss(d.at_s), d.source) for d in items])
+
+
+def on_board_table(items: Sequence[OnBoard], departs: Mapping[tuple[str, int], int]) -> Table:
+    """``on_board.csv``: the visits left of the trips under way at a re-plan (stops.csv's
+    columns, times as planned, and the trip's departure and expected return)."""
+    rows = []
+    for ob in items:
+        for v in ob.visits:
+            rows.append((ob.courier_id, ob.trip, v.seq, v.stop_id, f"{v.lon:.6f}", f"{v.lat:.6f}",
+                         hhmmss(v.start_s), hhmmss(v.departure_s), " ".join(v.parcel_ids),
+                         v.start_s, v.start_s, v.departure_s,
+                         departs.get((ob.courier_id, ob.trip), 0), ob.back_s))
+    return (("courier_id", "trip", "seq", "stop_id", "lon", "lat", "arrival", "departure",
+             "parcel_ids", "arrival_s", "start_s", "departure_s", "trip_depart_s",
+             "trip_return_s"), rows)
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file of ours (plan.json, summary.json); a broken one is bad input, not a crash."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot be read as JSON ({exc})") from None
+
+
+def read_earlier(folder: Path, *, parcels: Sequence[Parcel], couriers: Sequence[Courier],
+                 station: tuple[float, float], reload_s: int) -> Earlier:
+    """What an earlier plan's folder says (see :class:`courier.replanning.Earlier`)."""
+    for name in ("sort_plan.csv", "stops.csv", "routes.geojson", "unassigned.csv",
+                 "summary.json"):
+        if not (folder / name).is_file():
+            raise InputError(f"{folder}: {name} is missing: not a whole plan folder")
+    trips = read_trips(folder)
+    table = pd.read_csv(folder / "sort_plan.csv", dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
+    assignment = {r["parcel_id"]: (r["courier_id"], int(r["trip"]))
+                  for r in table.to_dict("records")}
+    for trip in trips:  # the trips that were under way (a re-plan's on_board.csv)
+        for v in trip.visits:
+            for pid in v.parcel_ids:
+                assignment.setdefault(pid, (trip.courier_id, trip.trip))
+    left = pd.read_csv(folder / "unassigned.csv", dtype=str, keep_default_na=False,
+                       encoding="utf-8-sig")
+    summary = read_json(folder / "summary.json")
+    breaks = {}
+    for row in summary.get("couriers", []):
+        lunch = str(row.get("lunch") or "")
+        if "-" in lunch:
+            a, b = lunch.split("-", 1)
+            breaks[row["courier_id"]] = (parse_time_s(a), parse_time_s(b))
+    counts = summary.get("parcels", {})
+    return Earlier(parcels=tuple(parcels), couriers=tuple(couriers), station_lonlat=station,
+                   trips=trips, assignment=assignment,
+                   unassigned=frozenset(left["parcel_id"].tolist()),
+                   delivered=read_delivered(folder), breaks=breaks,
+                   input_rows=int(counts.get("input", len(parcels))),
+                   rejected=int(counts.get("rejected", 0)), reload_s=reload_s)
+
+
+def clashing_ids(parcels: Sequence[Parcel], known: set[str],
+                 ) -> tuple[tuple[Parcel, ...], tuple[Reject, ...]]:
+    """Split new parcels into those with new ids and rejects for ids the day already has."""
+    keep = tuple(p for p in parcels if p.parcel_id not in known)
+    clash = tuple(Reject(row=p.row, parcel_id=p.parcel_id, field="parcel_id", value=p.parcel_id,
+                         reason="this parcel id is already in today's plan: a new parcel needs "
+                                "a new id")
+                  for p in parcels if p.parcel_id in known)
+    return keep, clash
+
+
+_STATUSES = ("delivered", "failed", "returned")
+
+
+def read_status(table: pd.DataFrame, *, file: str, parcels: set[str]) -> Status:
+    """Validate a status table: ``parcel_id,status`` rows and ``courier_id,lon,lat,at`` rows.
+
+    Raises one InputError naming every bad row (file, row, field, value, what is allowed).
+    """
+    cols = set(table.columns)
+    if not ({"parcel_id", "status"} <= cols or {"courier_id", "lon", "lat", "at"} <= cols):
+        raise InputError(f"{file}: a status file needs the columns parcel_id,status and/or "
+                         f"courier_id,lon,lat,at; found {', '.join(sorted(cols - {'__row__'}))}")
+    told: dict[str, str] = {}
+    where: dict[str, tuple[float, float, int]] = {}
+    bad: list[str] = []
+    for r in table.to_dict("records"):
+        row = r.get("__row__", "?")
+        pid = str(r.get("parcel_id", "") or "").strip()
+        if pid:
+            value = str(r.get("status", "")).strip().lower()
+            if pid not in parcels:
+                bad.append(f"row {row}, parcel_id {pid!r}: not a parcel of the earlier plan")
+            elif value not in _STATUSES:
+                bad.append(f"row {row}, status {value!r}: allowed: {', '.join(_STATUSES)}")
+            else:
+                told[pid] = value
+        cid = str(r.get("courier_id", "") or "").strip()
+        if cid and not pid:
+            try:
+                lon, lat = float(r["lon"]), float(r["lat"])
+                at = parse_time_s(str(r["at"]))
+                if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+                    raise ValueError("lon must be -180..180 and lat -90..90")
+            except (KeyError, ValueError) as exc:
+                bad.append(f"row {row}, courier {cid!r} lon/lat/at: {exc}")
+                continue
+            where[cid] = (lon, lat, at)
+    if bad:
+        raise InputError(f"{file}: " + "; ".join(bad[:20])
+                         + (f" (and {len(bad) - 20} more)" if len(bad) > 20 else ""))
+    return Status(parcels=told, positions=where)

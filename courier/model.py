@@ -349,6 +349,8 @@ REASONS: dict[str, str] = {
                       "plan again with a longer --time-limit"),
     "not_ready_in_time": N_("it is ready at the station (its truck's wave) too late for any "
                             "courier's shift to take it out and come back"),
+    "returned": N_("returned to its sender, as the re-plan's status file says"),
+    "failed_no_retry": N_("its delivery failed and it is not tried again today (--no-retry)"),
     "out_of_time": N_("left out by its district's search, and the time ran out before it could "
                       "be tried in other couriers' days: plan again with a longer --time-limit"),
 }

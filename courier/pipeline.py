@@ -596,3 +596,15 @@ def _snap_parcels(parcels: Sequence[Parcel], graph: StreetGraph, config: PlanCon
                        f"and their datum: --coords gcj02 for Chinese map-app coordinates)",
             ))
     return kept, rejects, unreachable
+
+
+def empty_plan(day: Day, *, reason: str = "no_courier") -> DayPlan:
+    """A day with nothing to route (no parcel, or no courier left): every parcel unassigned
+    with ``reason``; a re-plan late in the day comes to this."""
+    return DayPlan(
+        station=Station(lon=day.station_lonlat[0], lat=day.station_lonlat[1]),
+        couriers=tuple(day.couriers), parcels=tuple(day.parcels), stops=(), trips=(),
+        unassigned=tuple(Unassigned(parcel_id=p.parcel_id, stop_id="", reason_code=reason,
+                                    reason=REASONS[reason]) for p in day.parcels),
+        rejects=tuple(sorted(day.rejects, key=lambda r: r.row)), sort_lines=(),
+        input_count=day.rows)

@@ -68,15 +68,17 @@ def test_plan_tables_are_written_byte_for_byte(tmp_path: Path) -> None:
     courier = Courier("C1", "e-tricycle", 100, 200.0, 800.0, 28800, 72000, name="王芳")
     plan = DayPlan(
         station=Station(114.0, 22.5), couriers=(courier,),
-        parcels=(Parcel("P1", 2, 114.0, 22.5, address="福田路1号"), Parcel("P2", 3, 114.0, 22.5)),
+        parcels=(Parcel("P1", 2, 114.0, 22.5, address="福田路1号"),
+                 Parcel("P2", 3, 114.0, 22.5, ready_s=37800)),
         stops=(), trips=(), unassigned=(), rejects=(),
         sort_lines=(SortLine("P1", "C1", 1, 1, 2, "S00001", 1, chute=3),
                     SortLine("P2", "C1", 1, 1, 1, "S00002", 2, chute=3)))
     header, rows = io.sort_plan_table(plan)
     io.write_csv(tmp_path / "a.csv", header, rows)
     assert (tmp_path / "a.csv").read_bytes() == (
-        b"parcel_id,courier_id,courier_name,trip,chute,bag,load_position,stop_id,seq,address\n"
-        + "P1,C1,王芳,1,3,1,2,S00001,1,福田路1号\nP2,C1,王芳,1,3,1,1,S00002,2,\n".encode())
+        b"parcel_id,courier_id,courier_name,trip,chute,bag,load_position,stop_id,seq,address,"
+        b"ready_at\n"
+        + "P1,C1,王芳,1,3,1,2,S00001,1,福田路1号,\nP2,C1,王芳,1,3,1,1,S00002,2,,10:30\n".encode())
     # With a BOM, as Excel on a Chinese Windows needs; our reader reads the same table.
     io.write_csv(tmp_path / "b.csv", header, rows, bom=True)
     assert (tmp_path / "b.csv").read_bytes() == b"\xef\xbb\xbf" + (tmp_path / "a.csv").read_bytes()

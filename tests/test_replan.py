@@ -1,0 +1,165 @@
+"""`courier replan`: a day simulated end to end.
+
+The morning plan of the demo; at 12:00 a second truck with 10 % more parcels, the courier with
+the most work left off sick, three deliveries failed and one parcel returned. Checked: every
+parcel of both files is in exactly one place, nothing delivered is planned again, on-board
+parcels stay with couriers on duty, the sick courier has no route, the new parcels are
+planned, and changes.csv says exactly what changed between the two sort plans.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from courier.app import demo_streets
+from courier.config import PROFILES
+from courier.streets import load_graph
+from courier.synth import synth_parcels
+from tests.test_plan import rows, run
+
+NOON = 12 * 3600
+
+
+@pytest.fixture(scope="module")
+def morning(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("replan") / "morning"
+    code, output = run("plan", "--out", str(out), "--time-limit", "10", "--solution-limit", "20",
+                       "-q")
+    assert code == 0, output
+    return out
+
+
+def _noon_inputs(morning: Path, here: Path) -> dict[str, object]:
+    """The noon truck (90 parcels), the roster without the busiest courier, a status file."""
+    graph = load_graph(demo_streets(), profile=PROFILES["etricycle"])
+    new = synth_parcels(graph, parcels=90, seed=99)
+    new["parcel_id"] = [f"N{i:05d}" for i in range(1, 91)]
+    new.loc[0, "parcel_id"] = "P0000001"  # clashes with a morning parcel: rejected
+    new.to_csv(here / "noon.csv", index=False)
+    stops = rows(morning / "stops.csv")
+    done = [s for s in stops if int(s["departure_s"]) <= NOON]
+    work_left: dict[str, int] = {}
+    for s in stops:
+        if int(s["departure_s"]) > NOON:
+            work_left[s["courier_id"]] = work_left.get(s["courier_id"], 0) + 1
+    sick = max(work_left, key=lambda c: work_left[c])
+    roster = rows(morning / "inputs" / "couriers.csv")
+    with (here / "rest.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(roster[0]))
+        writer.writeheader()
+        writer.writerows(r for r in roster if r["courier_id"] != sick)
+    failed = [s["parcel_ids"].split()[0] for s in done[:3]]
+    returned = done[5]["parcel_ids"].split()[0]
+    with (here / "status.csv").open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["parcel_id", "status"])
+        writer.writerows([(pid, "failed") for pid in failed] + [(returned, "returned")])
+    return {"sick": sick, "failed": failed, "returned": returned}
+
+
+def test_a_noon_replan_loses_nothing_and_changes_what_it_says(morning: Path,
+                                                               tmp_path: Path) -> None:
+    case = _noon_inputs(morning, tmp_path)
+    out = tmp_path / "noon"
+    code, output = run("replan", "--plan", str(morning), "--now", "12:00",
+                       "--parcels", str(tmp_path / "noon.csv"),
+                       "--couriers", str(tmp_path / "rest.csv"),
+                       "--status", str(tmp_path / "status.csv"), "--out", str(out),
+                       "--time-limit", "10", "-q")
+    assert code == 0, output
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    counts = summary["parcels"]
+    morning_ids = {r["parcel_id"] for r in rows(morning / "inputs" / "parcels.csv")}
+    new_ids = {f"N{i:05d}" for i in range(2, 91)}
+    delivered = [r["parcel_id"] for r in rows(out / "delivered.csv")]
+    on_board = [p for r in rows(out / "on_board.csv") for p in r["parcel_ids"].split()]
+    planned = [r["parcel_id"] for r in rows(out / "sort_plan.csv")]
+    unassigned = {r["parcel_id"]: r for r in rows(out / "unassigned.csv")}
+    rejects = rows(out / "rejects.csv")
+    # Conservation across both plans: every parcel in exactly one place.
+    placed = delivered + on_board + planned + list(unassigned)
+    assert len(placed) == len(set(placed)), "a parcel is in two places"
+    assert set(placed) == morning_ids | new_ids
+    assert [r["value"] for r in rejects] == ["P0000001"] and "already" in rejects[0]["reason"]
+    assert counts["adds_up"] and counts["input"] == 900 + 90
+    assert (counts["delivered"], counts["on_board"], counts["planned"], counts["unassigned"],
+            counts["rejected"]) == (len(delivered), len(on_board), len(planned),
+                                    len(unassigned), 1)
+    # Delivered by the clock: visits the morning plan had finished by noon, none planned again.
+    finished = {p for s in rows(morning / "stops.csv") if int(s["departure_s"]) <= NOON
+                for p in s["parcel_ids"].split()}
+    assert set(delivered) == finished - set(case["failed"]) - {case["returned"]}
+    # Failed ones are tried again, the returned one is left out with that reason.
+    assert set(case["failed"]) <= set(planned) | set(unassigned)
+    assert unassigned[case["returned"]]["reason_code"] == "returned"
+    # On board: with couriers on duty, on a trip under way at noon; not sorted again.
+    board = rows(out / "on_board.csv")
+    assert board and all(r["courier_id"] != case["sick"] for r in board)
+    assert all(int(r["trip_depart_s"]) <= NOON < int(r["trip_return_s"]) for r in board)
+    # The sick courier has no route; nobody leaves before noon or before they are back.
+    routes = json.loads((out / "routes.geojson").read_text(encoding="utf-8"))["features"]
+    assert routes and all(f["properties"]["courier_id"] != case["sick"] for f in routes)
+    back = {r["courier_id"]: int(r["trip_return_s"]) for r in board}
+    for f in routes:
+        depart = f["properties"]["depart"]
+        assert depart >= "12:00:00"
+        cid = f["properties"]["courier_id"]
+        if cid in back:
+            h, m, s = map(int, depart.split(":"))
+            assert h * 3600 + m * 60 + s >= back[cid]
+    # The new parcels are planned (the noon truck is small against the afternoon).
+    assert len(new_ids & set(planned)) >= 0.9 * len(new_ids)
+    # changes.csv is exactly the difference between the two sort plans.
+    before = {r["parcel_id"]: (r["courier_id"], r["trip"]) for r in rows(morning / "sort_plan.csv")}
+    after = {r["parcel_id"]: (r["courier_id"], r["trip"]) for r in rows(out / "sort_plan.csv")}
+    changes = {r["parcel_id"]: r for r in rows(out / "changes.csv")}
+    for pid in set(planned) | set(unassigned):
+        was, now = before.get(pid), after.get(pid)
+        if was != now:
+            row = changes[pid]
+            assert (row["before_courier"], row["before_trip"]) == (was or ("", ""))
+            assert (row["after_courier"], row["after_trip"]) == (now or ("", ""))
+    for row in changes.values():
+        assert row["why"] in {"new_parcel", "was_unassigned", "courier_off_duty", "failed_retry",
+                              "returned", "moved", "now_unassigned"}
+        if row["why"] == "courier_off_duty":
+            assert row["before_courier"] == case["sick"]
+    assert all(changes[pid]["why"] == "new_parcel" for pid in new_ids)
+    assert summary["replan"]["off_duty"] == [case["sick"]]
+
+
+def test_the_api_replans_from_a_folder_and_a_replan_can_be_replanned(morning: Path,
+                                                                     tmp_path: Path) -> None:
+    import courier
+
+    first = courier.replan(morning, now="11:00", time_limit_s=8)
+    assert first.summary["parcels"]["adds_up"] and first.summary["parcels"]["input"] == 900
+    first.write(tmp_path / "r1")
+    # The re-plan's folder holds what a later re-plan needs: it goes on from there.
+    second = courier.replan(tmp_path / "r1", now="14:00", time_limit_s=8)
+    counts = second.summary["parcels"]
+    assert counts["adds_up"] and counts["input"] == 900
+    assert counts["delivered"] >= first.summary["parcels"]["delivered"]
+    earlier = {r["parcel_id"] for r in rows(tmp_path / "r1" / "delivered.csv")}
+    assert earlier and earlier <= {row[0] for row in second.tables["delivered.csv"][1]}
+    # Nothing delivered at 11:00 is planned again at 14:00.
+    assert not earlier & {line.parcel_id for line in second.result.sort_lines}
+
+
+def test_bad_replan_input_is_exit_2_with_what_is_wrong(morning: Path, tmp_path: Path) -> None:
+    (tmp_path / "status.csv").write_text("parcel_id,status\nNOPE,delivered\nP0000002,lost\n",
+                                         encoding="utf-8")
+    code, output = run("replan", "--plan", str(morning), "--now", "12:00", "--status",
+                       str(tmp_path / "status.csv"), "--out", str(tmp_path / "x"), "-q")
+    assert code == 2
+    assert "'NOPE': not a parcel of the earlier plan" in output and "allowed: delivered" in output
+    code, output = run("replan", "--plan", str(tmp_path), "--now", "12:00", "--out",
+                       str(tmp_path / "x"), "-q")
+    assert code == 2 and "inputs/plan.json" in output
+    code, output = run("replan", "--plan", str(morning), "--now", "noon", "--out",
+                       str(tmp_path / "x"), "-q")
+    assert code == 2 and "--now" in output
