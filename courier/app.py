@@ -591,14 +591,16 @@ def replan(plan_dir: Path | str, *, now: str | int, status: TableInput = None,
     roster for the rest of the day (a courier missing from it is off duty). ``streets``
     overrides the street file the folder names; ``retry=False`` leaves failed deliveries out.
     ``more``: ``time_limit_s`` (default: the earlier plan's), ``options`` (a
-    :class:`ReadOptions`), ``client`` (Dask), ``progress``. Returns a :class:`Plan` of the rest of the day
+    :class:`ReadOptions`), ``client`` (Dask), ``progress``, ``keep_couriers`` (default True:
+    parcels stay with their courier as far as balance allows; False plans the rest of the day
+    from scratch, for comparison). Returns a :class:`Plan` of the rest of the day
     whose ``tables`` hold changes.csv, delivered.csv and on_board.csv, and whose summary
     counts delivered + on board + planned + unassigned + rejected = every parcel row so far.
     """
     from courier import pipeline, replanning
     from courier.text import parse_time_s
 
-    unknown = set(more) - {"time_limit_s", "options", "client", "progress"}
+    unknown = set(more) - {"time_limit_s", "options", "client", "progress", "keep_couriers"}
     if unknown:
         raise TypeError(f"replan() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
     time_limit_s, options = more.get("time_limit_s"), more.get("options")
@@ -632,7 +634,7 @@ def replan(plan_dir: Path | str, *, now: str | int, status: TableInput = None,
               rejects=tuple(new_rejects), lockers=lockers,
               input_count=len(state.free) + len({r.row for r in new_rejects}),
               districts=io.read_polygons(Path(meta["districts"])) if meta.get("districts")
-              else None, previous=state.previous)
+              else None, previous=state.previous if more.get("keep_couriers", True) else None)
     read_s = time.perf_counter() - tick
     tick = time.perf_counter()
     extra = {"progress": progress} if progress is not None else {}

@@ -77,6 +77,9 @@ class Backend(Protocol):
     """A routing solver: one function from a checked problem to the stops of each trip."""
 
     name: str
+    # Whether a courier with a single trip can wait at the station for parcels ready later
+    # (the pre-checks give such a courier no later stop when it cannot).
+    one_trip_waits: bool
 
     def search(self, problem: RoutingProblem, active: Sequence[int],
                allowed: Mapping[int, Sequence[int]], limits: Limits) -> Search:

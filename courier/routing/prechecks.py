@@ -15,13 +15,17 @@ __all__ = ["prechecks"]
 _NEVER = int(np.iinfo(np.int64).max // 2)
 
 
-def prechecks(problem: RoutingProblem) -> tuple[dict[int, str], dict[int, list[int]]]:
+def prechecks(problem: RoutingProblem, *, one_trip_waits: bool = True,
+              ) -> tuple[dict[int, str], dict[int, list[int]]]:
     """Find the stops no vehicle can serve, and the vehicles that can serve each other stop.
 
     Each check narrows the candidate vehicles of a stop; the first check that leaves none
     gives the reason, so the reason is the most basic one (no path before no capacity before
     a closed window before a stop ready too late before a short shift). Vectorised over
     (vehicle, stop): a station has hundreds of couriers and thousands of stops.
+
+    ``one_trip_waits``: whether the backend lets a courier with a single trip wait at the
+    station for a later wave (else such a courier serves only what is ready at the start).
 
     Returns
     -------
@@ -54,10 +58,9 @@ def prechecks(problem: RoutingProblem) -> tuple[dict[int, str], dict[int, list[i
     # A stop ready late (its truck's wave) leaves the station at its ready time at the earliest.
     ready = np.asarray(problem.ready_s, dtype=np.int64)[None]
     leave = np.maximum(shift_start, ready)
-    # A courier with a single trip leaves at the shift start: the solvers wait for a later
-    # wave through a reload at the station (see courier.routing.ortools._add_ready).
-    one_trip = np.asarray([v.max_trips <= 1 for v in vehicles])[:, None]
-    leave = np.where(one_trip & (ready > shift_start), _NEVER // 2, leave)
+    if not one_trip_waits:
+        one_trip = np.asarray([v.max_trips <= 1 for v in vehicles])[:, None]
+        leave = np.where(one_trip & (ready > shift_start), _NEVER // 2, leave)
     is_open, home = _home(problem, leave, out_s, back_s, reach, service)
     long_enough = home <= shift_end
     # Would the shift be long enough had the stop been ready at the shift start? If so, the

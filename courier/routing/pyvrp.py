@@ -14,7 +14,7 @@ depot's service time (PyVRP puts it at the start of every trip, so the first tri
 ``reload_s`` later than OR-Tools would let it: loading the first trip takes time too). A stop's
 ready time (its truck's wave) is its release time; a route starts at the shift start, so a
 courier whose first parcels are ready later waits for them through an empty first trip, which
-takes one of the reloads. The
+takes one of the reloads (a one-trip courier's start is free instead). The
 pre-checks and the schedule are shared (:func:`courier.routing.solve`), so both backends give
 reasons and times the same way, and the same independent evaluator
 (:func:`courier.routing.check_feasible`) checks both.
@@ -52,6 +52,7 @@ class PyVrp:
     """PyVRP's iterated local search (C++), cutting the fleet first when vehicles cost."""
 
     name = "pyvrp"
+    one_trip_waits = True
 
     def search(self, problem: RoutingProblem, active: Sequence[int],
                allowed: Mapping[int, Sequence[int]], limits: Limits) -> Search:
@@ -251,6 +252,7 @@ def _data(
         if group is not None:
             groups.append(pyvrp.ClientGroup(members, required=False))
 
+    late = problem.has_ready
     profiles = sorted({v.profile for v in vehicles})
     # Identical couriers share one vehicle type; routes come back per type, handed out to the
     # type's couriers in problem order.
@@ -274,7 +276,10 @@ def _data(
             tw_late=min(veh.shift_end_s, depot.tw_late),
             # As in OR-Tools: a station's route starts at the shift start, so its duration is
             # the paid day and a late start gains nothing (see courier.routing.ortools).
-            start_late=(max(veh.shift_start_s, depot.tw_early) if problem.objective == "time"
+            # A one-trip courier whose parcels come later waits for them at the station: no
+            # reload to wait through, so the start is free (the wait is then not charged).
+            start_late=(max(veh.shift_start_s, depot.tw_early)
+                        if problem.objective == "time" and (veh.max_trips > 1 or not late)
                         else None),
             unit_distance_cost=1,
             unit_duration_cost=1 if problem.objective == "time" else 0,

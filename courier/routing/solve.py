@@ -92,7 +92,7 @@ def solve(
     plain = without_breaks(problem) if any(v.break_s for v in problem.vehicles) else problem
     share = 1 - _BREAKS_SHARE if plain is not problem else 1.0
     deadline = max(t0 + time_limit_s * share, time.perf_counter() + _MIN_SEARCH_S)
-    reasons, allowed = prechecks(plain)
+    reasons, allowed = prechecks(plain, one_trip_waits=get_backend(solver).one_trip_waits)
     active = sorted(allowed)
     if iterations is None and solution_limit is not None:
         iterations = solution_limit * ITERATIONS_PER_SOLUTION
