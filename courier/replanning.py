@@ -181,6 +181,10 @@ def state_at(earlier: Earlier, now_s: int, *, status: Status | None = None,
     free = [replace(by_id[pid], ready_s=max(by_id[pid].ready_s, ready))
             for pid, ready in sorted(walk.free_ready.items(), key=lambda kv: by_id[kv[0]].row)
             if pid in by_id]
+    off_duty = {c.courier_id for c in earlier.couriers} - on_duty
+    for p in free:
+        if earlier.assignment.get(p.parcel_id, ("", 0))[0] in off_duty:
+            walk.why.setdefault(p.parcel_id, "courier_off_duty")
     for p in new_parcels:
         free.append(p)
         walk.why[p.parcel_id] = "new_parcel"
@@ -192,8 +196,7 @@ def state_at(earlier: Earlier, now_s: int, *, status: Status | None = None,
                                                      key=lambda d: d.parcel_id)),
                  on_board=tuple(walk.on_board), free=tuple(free), left_out=tuple(left_out),
                  roster=rest, trips_done=walk.trips_done, before=dict(earlier.assignment),
-                 why=walk.why, previous=previous,
-                 off_duty=tuple(sorted({c.courier_id for c in earlier.couriers} - on_duty)))
+                 why=walk.why, previous=previous, off_duty=tuple(sorted(off_duty)))
 
 
 class _Walk:
@@ -230,7 +233,8 @@ class _Walk:
                     self.delivered.setdefault(pid, Delivered(
                         pid, cid, trip.trip, min(v.departure_s, now_s),
                         "status" if said else "clock"))
-            if not done:
+            # A visit the status file settles (delivered, failed, returned) is not ahead.
+            if not done and any(told.get(pid) is None for pid in v.parcel_ids):
                 left.append(v)
         if trip.return_s <= now_s and not left:
             self.busy_until[cid] = max(self.busy_until.get(cid, 0), trip.return_s)
@@ -240,8 +244,8 @@ class _Walk:
                          self.legs, off=off)
         self.busy_until[cid] = max(self.busy_until.get(cid, 0), back_s)
         if not off:
-            visits = tuple(replace(v, parcel_ids=kept) for v in left
-                           if (kept := tuple(p for p in v.parcel_ids if told.get(p) is None)))
+            visits = tuple(replace(v, parcel_ids=tuple(p for p in v.parcel_ids
+                                                       if told.get(p) is None)) for v in left)
             if visits:
                 self.on_board.append(OnBoard(cid, trip.trip, visits, back_s))
             return

@@ -163,3 +163,84 @@ def test_bad_replan_input_is_exit_2_with_what_is_wrong(morning: Path, tmp_path: 
     code, output = run("replan", "--plan", str(morning), "--now", "noon", "--out",
                        str(tmp_path / "x"), "-q")
     assert code == 2 and "--now" in output
+
+
+# --------------------------------------------------------------------------------------------
+# The rules of state_at on a hand-made day (no solver, no streets)
+
+def _hand_day():
+    import numpy as np
+
+    from courier.model import Courier, Parcel
+    from courier.replanning import Earlier, EarlierTrip, EarlierVisit
+
+    parcels = tuple(Parcel(f"p{i}", i + 1, 114.0 + i / 1000, 22.5) for i in range(8))
+
+    def visit(seq: int, pid: str, start: int, lon: float) -> EarlierVisit:
+        return EarlierVisit(f"s{pid}", seq, (pid,), start, start + 60, lon, 22.5)
+
+    h = 3600
+    trips = (
+        # A: trip 1 done by 10:00; trip 2 under way at noon (p2 done, p3 and p4 left).
+        EarlierTrip("A", 1, 8 * h, 10 * h, (visit(1, "p0", 9 * h, 114.0), visit(2, "p1", 9 * h + 600, 114.001))),
+        EarlierTrip("A", 2, 11 * h, 13 * h, (visit(1, "p2", 11 * h + 900, 114.002),
+                                            visit(2, "p3", 12 * h + 600, 114.003),
+                                            visit(3, "p4", 12 * h + 1200, 114.004))),
+        # B: under way at noon with p5 left, then a trip not started.
+        EarlierTrip("B", 1, 11 * h, 12 * h + 1800, (visit(1, "p5", 12 * h + 600, 114.005),)),
+        EarlierTrip("B", 2, 14 * h, 15 * h, (visit(1, "p6", 14 * h + 600, 114.006),)),
+    )
+    couriers = tuple(Courier(c, "etricycle", 100, 100.0, 500.0, 8 * h, 20 * h, max_trips=3)
+                     for c in ("A", "B"))
+    earlier = Earlier(parcels=parcels, couriers=couriers, station_lonlat=(114.0, 22.5),
+                      trips=trips, assignment={p: (t.courier_id, t.trip) for t in trips
+                                               for v in t.visits for p in v.parcel_ids},
+                      unassigned=frozenset({"p7"}), breaks={"A": (11 * h, 11 * h + 1800)},
+                      input_rows=8, reload_s=600)
+
+    def legs(points):
+        # 100 s per 0.001 degree of longitude: a street grid along one road.
+        lon = np.array([p[0] for p in points])
+        return np.rint(np.abs(lon[:, None] - lon[None, :]) * 100_000).astype(np.int64)
+
+    return earlier, legs
+
+
+def test_state_at_noon_follows_the_clock_the_status_and_the_roster() -> None:
+    from courier.replanning import Status, state_at
+
+    earlier, legs = _hand_day()
+    noon = 12 * 3600
+    state = state_at(earlier, noon, legs=legs)
+    assert {d.parcel_id for d in state.delivered} == {"p0", "p1", "p2"}
+    assert all(d.source == "clock" for d in state.delivered)
+    board = {ob.courier_id: ob for ob in state.on_board}
+    assert [v.parcel_ids for v in board["A"].visits] == [("p3",), ("p4",)]
+    assert board["A"].back_s == 13 * 3600  # as planned: no position given
+    assert {p.parcel_id for p in state.free} == {"p6", "p7"}
+    assert state.why["p7"] == "was_unassigned"
+    rest = {c.courier_id: c for c in state.roster}
+    # A is back at 13:00 and reloads; two trips started, one left; lunch already taken.
+    assert rest["A"].shift_start_s == 13 * 3600 + 600 and rest["A"].max_trips == 1
+    assert rest["A"].lunch_min == 0
+    assert rest["B"].shift_start_s == 12 * 3600 + 1800 + 600 and rest["B"].max_trips == 2
+    # The status file: A is really at p4's door at 12:10; p3 was delivered there already,
+    # p5 failed. B is sick: p6 goes to others, p5 (failed) comes back with B.
+    told = Status(parcels={"p3": "delivered", "p5": "failed"},
+                  positions={"A": (114.004, 22.5, noon + 600)})
+    b_only_a = [c for c in earlier.couriers if c.courier_id == "A"]
+    state = state_at(earlier, noon, status=told, roster=b_only_a, legs=legs)
+    assert {d.parcel_id: d.source for d in state.delivered}["p3"] == "status"
+    board = {ob.courier_id: ob for ob in state.on_board}
+    assert set(board) == {"A"} and [v.parcel_ids for v in board["A"].visits] == [("p4",)]
+    # From p4's door at 12:10: 0 s there, 60 s at the door, 400 s back to the station.
+    assert board["A"].back_s == noon + 600 + 60 + 400
+    free = {p.parcel_id: p for p in state.free}
+    assert set(free) == {"p5", "p6", "p7"} and state.why["p6"] == "courier_off_duty"
+    # B failed at p5's door and drives straight back from there: 500 s.
+    assert free["p5"].ready_s == noon + 500 and state.why["p5"] == "failed_retry"
+    assert state.off_duty == ("B",) and [c.courier_id for c in state.roster] == ["A"]
+    # Without a retry a failed parcel is left out, with its reason.
+    state = state_at(earlier, noon, status=told, roster=b_only_a, legs=legs, retry=False)
+    assert [(u.parcel_id, u.reason_code) for u in state.left_out] == [("p5", "failed_no_retry")]
+    assert "p5" not in {p.parcel_id for p in state.free}
