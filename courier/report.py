@@ -362,6 +362,17 @@ def _report_html(plan: DayPlan, summary: dict[str, Any], figures: Sequence[str],
               "{rejected} rejected ({check}).", input=t.num(parcels["input"], 0),
               planned=t.num(parcels["planned"], 0), unassigned=t.num(parcels["unassigned"], 0),
               rejected=t.num(parcels["rejected"], 0), check=check)
+    if "delivered" in parcels:  # a re-plan: the rest of the day
+        replan = summary.get("replan", {})
+        intro = t("Re-planned at {now}: {input} parcels so far = {delivered} delivered + "
+                  "{on_board} on board + {planned} planned + {unassigned} unassigned + "
+                  "{rejected} rejected ({check}); {changes} changed courier or trip "
+                  "(changes.csv).", now=str(replan.get("now", "")),
+                  input=t.num(parcels["input"], 0), delivered=t.num(parcels["delivered"], 0),
+                  on_board=t.num(parcels["on_board"], 0), planned=t.num(parcels["planned"], 0),
+                  unassigned=t.num(parcels["unassigned"], 0),
+                  rejected=t.num(parcels["rejected"], 0), check=check,
+                  changes=t.num(replan.get("changes", 0), 0))
 
     if by_reason:
         rows = "".join(

@@ -130,6 +130,9 @@ def test_a_noon_replan_loses_nothing_and_changes_what_it_says(morning: Path,
             assert row["before_courier"] == case["sick"]
     assert all(changes[pid]["why"] == "new_parcel" for pid in new_ids)
     assert summary["replan"]["off_duty"] == [case["sick"]]
+    # The manager's report says what the re-plan did, in Chinese.
+    report = (out / "report.html").read_text(encoding="utf-8")
+    assert "12:00 重新规划" in report and f"已送达 {len(delivered)}" in report
 
 
 def test_the_api_replans_from_a_folder_and_a_replan_can_be_replanned(morning: Path,
