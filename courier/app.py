@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from courier import io
-from courier.config import PROFILES, PlanConfig, VehicleProfile, load_profiles
+from courier.config import PROFILES, Coords, PlanConfig, VehicleProfile, load_profiles
 from courier.errors import InputError
 from courier.i18n import Text, text_for
 from courier.model import Day, DayPlan, StreetGraph
@@ -622,6 +622,12 @@ def replan(plan_dir: Path | str, *, now: str | int, status: TableInput = None,
     tick = time.perf_counter()
     got = _read_replan(folder, meta, opts, config, couriers=couriers, parcels=parcels,
                        status=status, streets=streets)
+    if str(config.coords) in ("gcj02", "bd09"):
+        # The folder keeps the day as given; its plan (stops.csv) is in WGS-84. Convert once,
+        # so the parcels, the station, the lockers and the positions meet the streets and
+        # the earlier stops in one datum.
+        got = _in_wgs84(got, str(config.coords))
+        config = replace(config, coords=Coords.WGS84)
     earlier, rest_roster, graphs = got.earlier, got.roster, got.graphs
     earlier_parcels, new_valid, new_rejects = earlier.parcels, got.new_parcels, got.new_rejects
     new_rows, sources, lockers = got.new_rows, got.sources, got.lockers
@@ -740,6 +746,28 @@ def _read_replan(folder: Path, meta: Mapping[str, Any], opts: ReadOptions, confi
     return _ReplanInputs(earlier=earlier, roster=rest_roster, graphs=graphs, sources=sources,
                          lockers=lockers, new_parcels=tuple(new_valid),
                          new_rejects=tuple(new_rejects), new_rows=new_rows, status=told)
+
+
+def _in_wgs84(got: _ReplanInputs, datum: str) -> _ReplanInputs:
+    """A re-plan's inputs given in GCJ-02 or BD-09, converted to WGS-84."""
+    from courier.coords import to_wgs84
+    from courier.pipeline import to_wgs84 as day_to_wgs84
+    from courier.replanning import Status
+
+    earlier = got.earlier
+    day = day_to_wgs84(Day(parcels=(*earlier.parcels, *got.new_parcels), couriers=(),
+                           station_lonlat=earlier.station_lonlat, lockers=got.lockers), datum)
+    n = len(earlier.parcels)
+    status = got.status
+    if status is not None and status.positions:
+        cids = sorted(status.positions)
+        lon, lat = to_wgs84([status.positions[c][0] for c in cids],
+                            [status.positions[c][1] for c in cids], datum)
+        status = Status(parcels=status.parcels, positions={
+            c: (float(lon[k]), float(lat[k]), status.positions[c][2]) for k, c in enumerate(cids)})
+    return replace(got, earlier=replace(earlier, parcels=day.parcels[:n],
+                                        station_lonlat=day.station_lonlat),
+                   new_parcels=day.parcels[n:], lockers=day.lockers, status=status)
 
 
 def hhmm_of(seconds: int) -> str:

@@ -247,3 +247,32 @@ def test_state_at_noon_follows_the_clock_the_status_and_the_roster() -> None:
     state = state_at(earlier, noon, status=told, roster=b_only_a, legs=legs, retry=False)
     assert [(u.parcel_id, u.reason_code) for u in state.left_out] == [("p5", "failed_no_retry")]
     assert "p5" not in {p.parcel_id for p in state.free}
+
+
+def test_a_gcj02_day_is_replanned_in_one_datum(tmp_path: Path) -> None:
+    # Parcels and station given in GCJ-02 (as Amap gives them): the earlier plan's stops are
+    # in WGS-84, so the re-plan converts the day once and keeps every parcel with its courier.
+    import pandas as pd
+
+    import courier
+    from courier.coords import wgs84_to_gcj02
+    from tests.test_plan import DATA
+
+    table = pd.read_csv(DATA / "parcels_tiny.csv", dtype=str, keep_default_na=False)
+    lon, lat = wgs84_to_gcj02(table["lon"].astype(float), table["lat"].astype(float))
+    table["lon"], table["lat"] = [f"{v:.7f}" for v in lon], [f"{v:.7f}" for v in lat]
+    table.to_csv(tmp_path / "parcels.csv", index=False)
+    st_lon, st_lat = wgs84_to_gcj02([114.0], [22.5])
+    code, output = run("plan", "--streets", str(DATA / "tiny_town.osm"), "--parcels",
+                       str(tmp_path / "parcels.csv"), "--couriers",
+                       str(DATA / "couriers_tiny.csv"), "--station",
+                       f"{st_lon[0]:.7f},{st_lat[0]:.7f}", "--coords", "gcj02", "--out",
+                       str(tmp_path / "am"), "--time-limit", "10", "--solution-limit", "50",
+                       "--workers", "1", "--no-cache", "-q")
+    assert code == 0, output
+    rest = courier.replan(tmp_path / "am", now="07:00", time_limit_s=5)
+    assert rest.meta["config"]["coords"] == "wgs84"
+    given = {p.parcel_id: (p.lon, p.lat) for p in rest.day.parcels}
+    assert abs(given["T1"][0] - 114.0005) < 2e-6 and abs(given["T1"][1] - 22.50005) < 2e-6
+    assert rest.summary["parcels"]["adds_up"] and rest.summary["parcels"]["planned"] == 5
+    assert rest.summary["replan"]["kept_courier_share"] == 1.0
