@@ -374,7 +374,8 @@ def synth(
             raise InputError(f"--wave-shares: {len(shares)} shares for {len(waves_s)} waves")
         table = synth_parcels(graph, parcels=count, seed=seed, config=config, waves_s=waves_s,
                               wave_shares=shares)
-        roster = synth_couriers(parcels=count, config=config, couriers=couriers)
+        roster = synth_couriers(parcels=count, config=config, couriers=couriers,
+                                waves=len(waves_s))
         st = default_station(graph)
         io.write_files(out, {"parcels.csv": table.to_csv(index=False),
                              "couriers.csv": roster.to_csv(index=False),

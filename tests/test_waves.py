@@ -219,3 +219,10 @@ def test_synth_waves_give_ready_times_and_leave_a_day_without_waves_as_it_was() 
     # A parcel with a 09:00-12:00 window never waits for the 14:00 truck.
     morning = waved[waved["window_end"] == "12:00"]
     assert not morning.empty and set(morning["ready_at"]) <= {"07:00", "10:30"}
+
+
+def test_synth_gives_a_trip_per_wave_and_two_more() -> None:
+    from courier.synth import synth_couriers
+
+    assert set(synth_couriers(parcels=300)["max_trips"]) == {3}
+    assert set(synth_couriers(parcels=300, waves=3)["max_trips"]) == {5}
