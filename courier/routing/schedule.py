@@ -93,15 +93,20 @@ def _as_arrived(problem: RoutingProblem, vehicle: int, nodes: Sequence[int],
     return arrivals, list(arrivals), departures, depart_s, now + int(t[prev, 0])
 
 
-def _split_waits(problem: RoutingProblem, raw: Sequence[tuple[int, int, Sequence[int]]],
-                 ) -> list[tuple[int, int, Sequence[int]]]:
-    """Split trips at long door waits (the longest first) while the courier has trips left."""
+def _by_vehicle(raw: Sequence[tuple[int, int, Sequence[int]]],
+                ) -> list[tuple[int, list[tuple[int, Sequence[int]]]]]:
+    """(vehicle, its trips as (departure, nodes) in departure order), by vehicle."""
     by_vehicle: dict[int, list[tuple[int, Sequence[int]]]] = {}
     for v, depart, nodes in raw:
         by_vehicle.setdefault(v, []).append((depart, nodes))
+    return [(v, sorted(trips, key=lambda tr: tr[0])) for v, trips in sorted(by_vehicle.items())]
+
+
+def _split_waits(problem: RoutingProblem, raw: Sequence[tuple[int, int, Sequence[int]]],
+                 ) -> list[tuple[int, int, Sequence[int]]]:
+    """Split trips at long door waits (the longest first) while the courier has trips left."""
     out: list[tuple[int, int, Sequence[int]]] = []
-    for v, trips in sorted(by_vehicle.items()):
-        trips.sort(key=lambda tr: tr[0])
+    for v, trips in _by_vehicle(raw):
         while len(trips) < problem.vehicles[v].max_trips:
             cut = _longest_split(problem, v, trips)
             if cut is None:
@@ -147,12 +152,8 @@ def _split_ready(problem: RoutingProblem, raw: Sequence[tuple[int, int, Sequence
     see no gain in it: the paid day ends when it ends either way; the recipients and a
     station that wants its couriers out do.
     """
-    by_vehicle: dict[int, list[tuple[int, Sequence[int]]]] = {}
-    for v, depart, nodes in raw:
-        by_vehicle.setdefault(v, []).append((depart, nodes))
     out: list[tuple[int, int, Sequence[int]]] = []
-    for v, trips in sorted(by_vehicle.items()):
-        trips.sort(key=lambda tr: tr[0])
+    for v, trips in _by_vehicle(raw):
         k, free_s = 0, working_s(problem, problem.vehicles[v])[0]
         while k < len(trips):
             depart, nodes = trips[k]
