@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     import pandas as pd
     from distributed import Client
 
+    from courier.model import Courier, Locker, Parcel, Reject
+    from courier.replanning import Earlier, Status
+
 __all__ = [
     "DEMO",
     "Inputs",
@@ -263,7 +266,6 @@ def _meta(inputs: Inputs, config: PlanConfig) -> dict[str, Any]:
         "config": config.to_dict(),
         "districts": (str(Path(districts.name).resolve())
                       if districts is not None and districts.kind == "file" else None),
-        "input_rows": inputs.day.rows,
     }
 
 
@@ -598,7 +600,7 @@ def replan(plan_dir: Path | str, *, now: str | int, status: TableInput = None,
     counts delivered + on board + planned + unassigned + rejected = every parcel row so far.
     """
     from courier import pipeline, replanning
-    from courier.text import parse_time_s
+    from courier.text import hhmm, parse_time_s
 
     unknown = set(more) - {"time_limit_s", "options", "client", "progress", "keep_couriers"}
     if unknown:
@@ -647,7 +649,7 @@ def replan(plan_dir: Path | str, *, now: str | int, status: TableInput = None,
     if state.free and state.roster:
         result = pipeline.plan(day, graphs, config, client=client, **extra)
     else:
-        result = pipeline.empty_plan(day, reason="no_courier" if state.free else "")
+        result = pipeline.empty_plan(day)
     result = replanning.renumber_trips(result, state.trips_done)
     left = {u.parcel_id for u in state.left_out}
     result = replace(result, unassigned=(*result.unassigned, *state.left_out),
@@ -656,7 +658,6 @@ def replan(plan_dir: Path | str, *, now: str | int, status: TableInput = None,
     inputs = Inputs(day=day, graphs=graphs, sources=sources, timings_s={"read": read_s})
     whole_day = replace(day, parcels=(*earlier_parcels, *new_valid), couriers=rest_roster)
     out = _as_plan(inputs, config, result, time.perf_counter() - tick, day=whole_day)
-    departs = {(t.courier_id, t.trip): t.depart_s for t in earlier.trips}
     on_board = sum(len(v.parcel_ids) for ob in state.on_board for v in ob.visits)
     rows = earlier.input_rows + new_rows
     parcels_count = {
@@ -667,37 +668,33 @@ def replan(plan_dir: Path | str, *, now: str | int, status: TableInput = None,
     }
     parcels_count["adds_up"] = rows == sum(v for k, v in parcels_count.items() if k != "input")
     change_rows = replanning.changes(state, result)
-    # Kept: a parcel whose courier is still on duty and still has it (a trip may change).
-    moved = [r for r in change_rows if r[1] and r[1] != r[3] and r[5] == "moved"]
-    before = [p for p in state.free if p.parcel_id in earlier.assignment
-              and earlier.assignment[p.parcel_id][0] not in state.off_duty]
     summary = {**out.summary, "parcels": parcels_count, "replan": {
-        "earlier_plan": str(folder), "now": hhmm_of(now_s), "off_duty": list(state.off_duty),
+        "earlier_plan": str(folder), "now": hhmm(now_s), "off_duty": list(state.off_duty),
         "new_parcels": len(new_valid), "changes": len(change_rows),
-        "moved_courier": len(moved),
-        "kept_courier_share": round(1 - len(moved) / len(before), 4) if before else 1.0,
-    }}
-    meta_out = {**meta, "config": config.to_dict(), "replan_of": str(folder.resolve()),
-                "input_rows": rows, "rejected": parcels_count["rejected"]}
+        **replanning.kept_couriers(state, change_rows)}}
+    meta_out = {**meta, "config": config.to_dict(), "replan_of": str(folder.resolve())}
     return replace(out, summary=summary, meta=meta_out, tables={
         "changes.csv": (("parcel_id", "before_courier", "before_trip", "after_courier",
                          "after_trip", "why"), change_rows),
         "delivered.csv": io.delivered_table(state.delivered),
-        "on_board.csv": io.on_board_table(state.on_board, departs),
+        "on_board.csv": io.on_board_table(state.on_board),
     })
 
 
 @dataclass(frozen=True, eq=False)
 class _ReplanInputs:
-    earlier: Any  # courier.replanning.Earlier
-    roster: tuple[Any, ...]
+    """What a re-plan reads: the earlier folder, the rest of the roster, the streets, the new
+    parcels (and their rejects and input rows) and the status file."""
+
+    earlier: Earlier
+    roster: tuple[Courier, ...]
     graphs: Mapping[str, StreetGraph]
     sources: dict[str, Source]
-    lockers: tuple[Any, ...]
-    new_parcels: tuple[Any, ...]
-    new_rejects: tuple[Any, ...]
+    lockers: tuple[Locker, ...]
+    new_parcels: tuple[Parcel, ...]
+    new_rejects: tuple[Reject, ...]
     new_rows: int
-    status: Any
+    status: Status | None
 
 
 def _read_replan(folder: Path, meta: Mapping[str, Any], opts: ReadOptions, config: PlanConfig, *,
@@ -722,14 +719,14 @@ def _read_replan(folder: Path, meta: Mapping[str, Any], opts: ReadOptions, confi
                                          {c.vehicle for c in (*roster_in, *rest_roster)}, opts)
     table, name = mine("parcels.csv")
     earlier_parcels, _ = validate_parcels(table, file=name)
-    lockers: tuple[Any, ...] = ()
+    lockers: tuple[Locker, ...] = ()
     if (folder / "inputs" / "lockers.csv").is_file():
         table, name = mine("lockers.csv")
         lockers = validate_lockers(table, file=name)
     earlier = io.read_earlier(folder, parcels=earlier_parcels, couriers=roster_in,
                               station=tuple(meta["station"]), reload_s=config.reload_s)
-    new_valid: tuple[Any, ...] = ()
-    new_rejects: tuple[Any, ...] = ()
+    new_valid: tuple[Parcel, ...] = ()
+    new_rejects: tuple[Reject, ...] = ()
     new_rows = 0
     if parcels is not None:
         table, sources["parcels"] = _table(parcels, "parcels", opts)
@@ -752,7 +749,7 @@ def _in_wgs84(got: _ReplanInputs, datum: str) -> _ReplanInputs:
     """A re-plan's inputs given in GCJ-02 or BD-09, converted to WGS-84."""
     from courier.coords import to_wgs84
     from courier.pipeline import to_wgs84 as day_to_wgs84
-    from courier.replanning import Status
+    from courier.replanning import Status as Told
 
     earlier = got.earlier
     day = day_to_wgs84(Day(parcels=(*earlier.parcels, *got.new_parcels), couriers=(),
@@ -763,17 +760,11 @@ def _in_wgs84(got: _ReplanInputs, datum: str) -> _ReplanInputs:
         cids = sorted(status.positions)
         lon, lat = to_wgs84([status.positions[c][0] for c in cids],
                             [status.positions[c][1] for c in cids], datum)
-        status = Status(parcels=status.parcels, positions={
+        status = Told(parcels=status.parcels, positions={
             c: (float(lon[k]), float(lat[k]), status.positions[c][2]) for k, c in enumerate(cids)})
     return replace(got, earlier=replace(earlier, parcels=day.parcels[:n],
                                         station_lonlat=day.station_lonlat),
                    new_parcels=day.parcels[n:], lockers=day.lockers, status=status)
-
-
-def hhmm_of(seconds: int) -> str:
-    from courier.text import hhmm
-
-    return hhmm(seconds)
 
 
 def _earlier_streets(meta: Mapping[str, Any], streets: StreetsInput) -> StreetsInput:

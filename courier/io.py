@@ -241,10 +241,8 @@ def write_csv(path: Path, header: Sequence[str], rows: Iterable[Sequence[Any]], 
     Windows reads a CSV as GBK and garbles every address.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8-sig" if bom else "utf-8", newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\n")
-        writer.writerow(header)
-        writer.writerows(rows)
+    path.write_text(_csv_text(header, rows), encoding="utf-8-sig" if bom else "utf-8",
+                    newline="")
 
 
 # A plan's tables: (header, rows) once, for both the CSV files and Plan.to_frames().
@@ -262,8 +260,8 @@ def sort_plan_table(plan: DayPlan) -> Table:
     stops = {s.stop_id: s for s in plan.stops}
     rows = []
     for s in plan.sort_lines:
-        address = address_of(parcels.get(s.parcel_id), stops.get(s.stop_id))
         parcel = parcels.get(s.parcel_id)
+        address = address_of(parcel, stops.get(s.stop_id))
         ready = hhmm(parcel.ready_s) if parcel is not None and parcel.ready_s else ""
         rows.append((s.parcel_id, s.courier_id, names.get(s.courier_id, ""), s.trip, s.chute,
                      s.bag, s.load_position, s.stop_id, s.seq, address, ready))
@@ -568,6 +566,12 @@ def _seconds(text: str) -> int:
     return parse_time_s(text) if text else 0
 
 
+def _records(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV this package wrote (UTF-8, BOM or not), every cell as text."""
+    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    return list(table.to_dict("records"))
+
+
 def read_trips(folder: Path) -> tuple[EarlierTrip, ...]:
     """The trips of a plan folder: stops.csv's visits with routes.geojson's departures and
     returns, and a re-plan's on_board.csv (the rest of the trips that were under way)."""
@@ -580,8 +584,7 @@ def read_trips(folder: Path) -> tuple[EarlierTrip, ...]:
         path = folder / name
         if not path.is_file():
             continue
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        for r in table.to_dict("records"):
+        for r in _records(path):
             key = (r["courier_id"], int(r["trip"]))
             visits.setdefault(key, []).append(EarlierVisit(
                 stop_id=r["stop_id"], seq=int(r["seq"]), parcel_ids=tuple(r["parcel_ids"].split()),
@@ -599,10 +602,9 @@ def read_delivered(folder: Path) -> tuple[Delivered, ...]:
     path = folder / "delivered.csv"
     if not path.is_file():
         return ()
-    table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     return tuple(Delivered(r["parcel_id"], r["courier_id"], int(r["trip"] or 0),
                            _seconds(r["delivered_at"]), r["source"])
-                 for r in table.to_dict("records"))
+                 for r in _records(path))
 
 
 def delivered_table(items: Sequence[Delivered]) -> Table:
@@ -611,7 +613,7 @@ def delivered_table(items: Sequence[Delivered]) -> Table:
             [(d.parcel_id, d.courier_id, d.trip, hhmmss(d.at_s), d.source) for d in items])
 
 
-def on_board_table(items: Sequence[OnBoard], departs: Mapping[tuple[str, int], int]) -> Table:
+def on_board_table(items: Sequence[OnBoard]) -> Table:
     """``on_board.csv``: the visits left of the trips under way at a re-plan (stops.csv's
     columns, times as planned, and the trip's departure and expected return)."""
     rows = []
@@ -620,7 +622,7 @@ def on_board_table(items: Sequence[OnBoard], departs: Mapping[tuple[str, int], i
             rows.append((ob.courier_id, ob.trip, v.seq, v.stop_id, f"{v.lon:.6f}", f"{v.lat:.6f}",
                          hhmmss(v.start_s), hhmmss(v.departure_s), " ".join(v.parcel_ids),
                          v.start_s, v.start_s, v.departure_s,
-                         departs.get((ob.courier_id, ob.trip), 0), ob.back_s))
+                         ob.depart_s, ob.back_s))
     return (("courier_id", "trip", "seq", "stop_id", "lon", "lat", "arrival", "departure",
              "parcel_ids", "arrival_s", "start_s", "departure_s", "trip_depart_s",
              "trip_return_s"), rows)
@@ -642,16 +644,12 @@ def read_earlier(folder: Path, *, parcels: Sequence[Parcel], couriers: Sequence[
         if not (folder / name).is_file():
             raise InputError(f"{folder}: {name} is missing: not a whole plan folder")
     trips = read_trips(folder)
-    table = pd.read_csv(folder / "sort_plan.csv", dtype=str, keep_default_na=False,
-                        encoding="utf-8-sig")
     assignment = {r["parcel_id"]: (r["courier_id"], int(r["trip"]))
-                  for r in table.to_dict("records")}
+                  for r in _records(folder / "sort_plan.csv")}
     for trip in trips:  # the trips that were under way (a re-plan's on_board.csv)
         for v in trip.visits:
             for pid in v.parcel_ids:
                 assignment.setdefault(pid, (trip.courier_id, trip.trip))
-    left = pd.read_csv(folder / "unassigned.csv", dtype=str, keep_default_na=False,
-                       encoding="utf-8-sig")
     summary = read_json(folder / "summary.json")
     breaks = {}
     for row in summary.get("couriers", []):
@@ -662,7 +660,8 @@ def read_earlier(folder: Path, *, parcels: Sequence[Parcel], couriers: Sequence[
     counts = summary.get("parcels", {})
     return Earlier(parcels=tuple(parcels), couriers=tuple(couriers), station_lonlat=station,
                    trips=trips, assignment=assignment,
-                   unassigned=frozenset(left["parcel_id"].tolist()),
+                   unassigned=frozenset(r["parcel_id"] for r in
+                                        _records(folder / "unassigned.csv")),
                    delivered=read_delivered(folder), breaks=breaks,
                    input_rows=int(counts.get("input", len(parcels))),
                    rejected=int(counts.get("rejected", 0)), reload_s=reload_s)

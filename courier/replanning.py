@@ -38,6 +38,7 @@ __all__ = [
     "State",
     "Status",
     "changes",
+    "kept_couriers",
     "renumber_trips",
     "state_at",
 ]
@@ -130,6 +131,7 @@ class OnBoard:
     courier_id: str
     trip: int
     visits: tuple[EarlierVisit, ...]
+    depart_s: int  # when the trip left the station
     back_s: int  # when the courier is back at the station
 
 
@@ -247,7 +249,7 @@ class _Walk:
             visits = tuple(replace(v, parcel_ids=tuple(p for p in v.parcel_ids
                                                        if told.get(p) is None)) for v in left)
             if visits:
-                self.on_board.append(OnBoard(cid, trip.trip, visits, back_s))
+                self.on_board.append(OnBoard(cid, trip.trip, visits, trip.depart_s, back_s))
             return
         for v in left:  # back to the station with their courier
             for pid in v.parcel_ids:
@@ -287,7 +289,8 @@ def _back_s(earlier: Earlier, trip: EarlierTrip, left: Sequence[EarlierVisit], n
     back from where they are (the last finished visit, or the position given).
     """
     if legs is None or (position is None and not off):
-        return trip.return_s if not off else max(now_s, trip.return_s if not left else now_s)
+        # As planned; off duty without the streets to say how far: back at once.
+        return now_s if off and left else trip.return_s
     done = [v for v in trip.visits if v not in left]
     here = ((position[0], position[1]) if position is not None else
             ((done[-1].lon, done[-1].lat) if done else earlier.station_lonlat))
@@ -351,12 +354,23 @@ def changes(state: State, plan: DayPlan) -> list[tuple[str, str, str, str, str, 
         if was == now and pid not in state.why:
             continue
         code = state.why.get(pid)
-        if code is None and was is not None and was[0] in state.off_duty:
-            code = "courier_off_duty"
-        elif code is None:
+        if code is None:
             code = "now_unassigned" if now is None else "moved"
         elif code == "was_unassigned" and now is None:
             continue  # left out before and still: no change
         rows.append((pid, was[0] if was else "", str(was[1]) if was else "",
                      now[0] if now else "", str(now[1]) if now else "", code))
     return rows
+
+
+def kept_couriers(state: State, rows: Sequence[tuple[str, str, str, str, str, str]],
+                  ) -> dict[str, float | int]:
+    """How many parcels moved to another courier to even out the day (``moved_courier``), and
+    the share of those whose courier is still on duty that kept it (``kept_courier_share``);
+    a parcel that only changed trip kept its courier."""
+    moved = sum(1 for r in rows if r[5] == "moved" and r[1] and r[1] != r[3])
+    before = sum(1 for p in state.free
+                 if p.parcel_id in state.before
+                 and state.before[p.parcel_id][0] not in state.off_duty)
+    return {"moved_courier": moved,
+            "kept_courier_share": round(1 - moved / before, 4) if before else 1.0}

@@ -18,6 +18,7 @@ from scipy.spatial import cKDTree
 from courier.config import MAX_TRIPS
 from courier.errors import InputError
 from courier.model import Station, StreetGraph
+from courier.text import hhmm, parse_time_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +72,7 @@ class SynthConfig:
 
 # Delivery windows customers pick on Chinese platforms: morning, afternoon, evening.
 _WINDOWS = (("09:00", "12:00"), ("13:00", "17:00"), ("18:00", "21:00"))
-_WINDOWS_S = tuple((int(a[:2]) * 3600, int(b[:2]) * 3600) for a, b in _WINDOWS)
+_WINDOWS_S = tuple((parse_time_s(a), parse_time_s(b)) for a, b in _WINDOWS)
 
 
 def default_station(graph: StreetGraph) -> Station:
@@ -167,7 +168,7 @@ def synth_parcels(graph: StreetGraph, *, parcels: int, seed: int,
         latest = np.maximum(np.searchsorted(np.sort(ready), closes - 3600, side="right") - 1, 0)
         order = np.argsort(ready)
         wave = np.where(ready[wave] <= closes - 3600, wave, order[latest])
-        table["ready_at"] = [f"{r // 3600:02d}:{r % 3600 // 60:02d}" for r in ready[wave]]
+        table["ready_at"] = [hhmm(r) for r in ready[wave].tolist()]
     return table
 
 
@@ -190,7 +191,7 @@ def synth_couriers(*, parcels: int, config: SynthConfig = SynthConfig(),
         "capacity_l": config.courier_capacity_l,
         "shift_start": config.shift[0],
         "shift_end": config.shift[1],
-        "max_trips": max(MAX_TRIPS, waves + 2) if waves else MAX_TRIPS,
+        "max_trips": max(MAX_TRIPS, waves + 2),
     })
 
 

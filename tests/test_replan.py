@@ -17,6 +17,7 @@ import pytest
 
 from courier.app import demo_streets
 from courier.config import PROFILES
+from courier.replanning import CHANGE_WHY
 from courier.streets import load_graph
 from courier.synth import synth_parcels
 from tests.test_plan import rows, run
@@ -124,8 +125,7 @@ def test_a_noon_replan_loses_nothing_and_changes_what_it_says(morning: Path,
             assert (row["before_courier"], row["before_trip"]) == (was or ("", ""))
             assert (row["after_courier"], row["after_trip"]) == (now or ("", ""))
     for row in changes.values():
-        assert row["why"] in {"new_parcel", "was_unassigned", "courier_off_duty", "failed_retry",
-                              "returned", "moved", "now_unassigned"}
+        assert row["why"] in CHANGE_WHY
         if row["why"] == "courier_off_duty":
             assert row["before_courier"] == case["sick"]
     assert all(changes[pid]["why"] == "new_parcel" for pid in new_ids)

@@ -7,7 +7,7 @@ vehicle profile carries service + travel with waiting as slack and the windows a
 domains; one load dimension per non-empty capacity dimension carries ``pickup - delivery`` from
 a free start cumul (the load leaving the depot); every stop is in a disjunction with a drop
 penalty, a priority stop with a penalty 100 times larger; stops ready late (a truck's wave)
-hold their trip's departure back through a "ready" dimension that is constant along a trip. A
+go only on a trip that leaves from a reload of their ready level (:func:`_add_ready`). A
 lunch break is not in the model (:mod:`courier.routing.breaks`).
 """
 
@@ -127,12 +127,13 @@ def _build(problem: RoutingProblem, active: list[int],
         for _ in range(slots):
             for level in range(len(levels) + 1 if levels else 1):
                 reload_of[len(nodes)] = v
-                reload_level[len(nodes)] = level
+                if levels:
+                    reload_level[len(nodes)] = level
                 nodes.append(0)
     manager = pywrapcp.RoutingIndexManager(len(nodes), len(problem.vehicles), 0)
     model = _Model(pywrapcp.RoutingModel(manager), manager, nodes, reload_of, None,
                    levels, {m: stop_level[node] for m, node in enumerate(nodes)
-                            if m and m not in reload_of}, reload_level if levels else {})
+                            if m and m not in reload_of}, reload_level)
     time_cb = _add_costs(problem, model)
     if reload_of or _needs_time_dimension(problem, active):
         _add_time(problem, model, time_cb)

@@ -196,7 +196,7 @@ class RoutingProblem:
     def trip_ready_s(self, nodes: Sequence[int]) -> int:
         """Return the earliest a trip over ``nodes`` may leave the depot: its latest ready time."""
         ready = np.asarray(self.ready_s)
-        return int(ready[list(nodes)].max(initial=0)) if len(nodes) else 0
+        return int(ready[list(nodes)].max(initial=0))
 
     @property
     def horizon_s(self) -> int:
