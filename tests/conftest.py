@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
+import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -62,6 +65,16 @@ NEEDS_CHROMIUM = pytest.mark.skipif(
 )
 
 
+@functools.cache
+def _has_cjk_font() -> bool:
+    """Whether fontconfig (which Chromium on Linux uses) knows a font with Chinese glyphs."""
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return False
+    found = subprocess.run([fc_list, ":lang=zh"], capture_output=True, text=True, check=False)
+    return bool(found.stdout.strip())
+
+
 @contextlib.contextmanager
 def chromium(*extra: str, eager: bool = False) -> Iterator[Any]:
     """Yield a headless Chromium driver with its own profile, console logs kept.
@@ -70,6 +83,11 @@ def chromium(*extra: str, eager: bool = False) -> Iterator[Any]:
     load at DOMContentLoaded, not waiting for tile requests that cannot succeed offline.
     """
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
+    if not _has_cjk_font():
+        # Without one Chromium gives Chinese text no width: names and popups read as empty,
+        # and the failures would point at the pages rather than at the machine.
+        pytest.fail("no font with Chinese glyphs: the page tests need one "
+                    "(Debian: apt-get install fonts-noto-cjk)")
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     with tempfile.TemporaryDirectory(prefix="courier-chromium-") as profile:
