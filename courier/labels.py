@@ -38,7 +38,6 @@ the page prints on A4.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Sequence
@@ -49,6 +48,7 @@ from urllib.parse import quote, unquote
 import numpy as np
 import zxingcpp
 
+from courier import procs
 from courier.i18n import ZH, Text
 from courier.io import unique_stems
 from courier.model import Courier, DayPlan, Parcel, SortLine, Stop
@@ -158,7 +158,7 @@ def _qr_codes(codes: Sequence[str]) -> dict[str, str]:
     workers = min(os.cpu_count() or 1, 8)
     if len(codes) < _PARALLEL_FROM or workers < 2:
         return {code: _qr_svg(code) for code in codes}
-    ctx = multiprocessing.get_context("forkserver")  # no copy of the caller's threads or heap
+    ctx = procs.forkserver()  # no copy of the caller's threads or heap
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         svgs = pool.map(_qr_svg, codes, chunksize=max(len(codes) // (4 * workers), 1))
         return dict(zip(codes, svgs, strict=True))

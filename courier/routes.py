@@ -9,14 +9,13 @@ paths of the same Dijkstra runs for the maps.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from courier import routing, streets
+from courier import procs, routing, streets
 from courier.config import DROP_PENALTY_S, RELOAD_S, LunchConfig
 from courier.model import Courier, Snap, Stop, StreetGraph, Trip, Visit
 
@@ -121,7 +120,7 @@ def route_districts(tasks: Sequence[DistrictTask], graphs: Mapping[str, StreetGr
             finished()
         return out
     # forkserver: workers start clean (no inherited threads) and receive the graphs once.
-    ctx = multiprocessing.get_context("forkserver")
+    ctx = procs.forkserver()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                              initargs=(dict(graphs),)) as pool:
         # Submitted in order, so the first free worker takes the next task, as lanes_after

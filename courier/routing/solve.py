@@ -9,12 +9,12 @@ its trips get their schedule; every stop not on a trip gets a reason; the breaks
 
 from __future__ import annotations
 
-import multiprocessing
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 
+from courier import procs
 from courier.routing.backend import (
     BACKENDS,
     FIRST_SOLUTION_NAMES,
@@ -156,7 +156,7 @@ def _search_parallel(problem: RoutingProblem, active: Sequence[int],
                      workers: int) -> Search:
     """Run ``workers`` seeded searches in processes and return the best (lowest objective)."""
     deadline_wall = time.time() + (limits.deadline_s - time.perf_counter()) - _PARALLEL_RESERVE_S
-    ctx = multiprocessing.get_context("forkserver")
+    ctx = procs.forkserver()
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         futures = [pool.submit(_search_in_process, problem, active, allowed,
                                replace(limits, seed=limits.seed + k), deadline_wall, solver)
