@@ -500,6 +500,7 @@ def bench_station(
     seed: Annotated[int, typer.Option(help="Seed of both plans (and of the demo's parcels).")] = 0,
     workers: Annotated[int, typer.Option(help="Cores for each plan (0 = all): the districts in parallel, and as many seeded joint searches.")] = 0,
     joint_solver: Annotated[Solver, typer.Option("--joint-solver", help="Solver of the joint problem: pyvrp (default) or ortools.")] = Solver.PYVRP,
+    budget: Annotated[Budget, typer.Option(help="What ends the plan's searches: time (the default here: the same core-seconds as the joint solve) or work (the plan's own default, which stops at its work budget).")] = Budget.TIME,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No table.")] = False,
 ) -> None:
     """Plan a day with districts and as one joint problem; km, courier-hours and the day's shape."""
@@ -510,7 +511,7 @@ def bench_station(
         from courier.bench import station as bench
         from courier.config import PlanConfig
 
-        config = PlanConfig(time_limit_s=time_limit, seed=seed, workers=workers)
+        config = PlanConfig(time_limit_s=time_limit, seed=seed, workers=workers, budget=budget)
         inputs = _inputs(streets, parcels, couriers, seed=seed,
                          read=application.ReadOptions(cache_dir=_cache_dir(False, None)),
                          station=station, previous=previous)

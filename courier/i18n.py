@@ -69,8 +69,7 @@ class Text:
 
     def num(self, value: float, decimals: int = 1) -> str:
         """``value`` with grouping and ``decimals`` places, as the locale writes numbers."""
-        pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
-        return format_decimal(value, format=pattern, locale=_LOCALES[self.lang][0])
+        return _num(value, decimals, _LOCALES[self.lang][0])
 
     @property
     def html_lang(self) -> str:
@@ -93,3 +92,11 @@ def text_for(lang: str) -> Text:
     if lang not in _LOCALES:
         raise ValueError(f"unknown language {lang!r}; allowed: {', '.join(LANGS)}")
     return Text(lang)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _num(value: float, decimals: int, locale: str) -> str:
+    # Babel parses the pattern and looks the locale up on every call (0.1 ms; a 20k plan's
+    # pages format 8,000 numbers, most of them the same few).
+    pattern = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    return format_decimal(value, format=pattern, locale=locale)

@@ -148,3 +148,21 @@ def test_a_terminal_sees_the_plan_s_stages_and_a_pipe_sees_none(tmp_path: Path) 
                             "--tiles", "none", "--out", str(tmp_path / "b")],
                            capture_output=True, text=True, check=False)
     assert piped.returncode == 0 and "s of 5 s left" not in piped.stdout + piped.stderr
+
+
+@pytest.mark.parametrize("budget", [None, "work"])
+def test_bench_station_gives_the_plan_the_joint_solves_seconds_unless_told(
+        tmp_path: Path, budget: str | None) -> None:
+    import json
+
+    extra = [] if budget is None else ["--budget", budget]
+    code, output = invoke("bench", "station", *TOWN, "--time-limit", "3", "--out",
+                          str(tmp_path), "-q", *extra)
+    assert code == 0, output
+    result = json.loads((tmp_path / "bench.json").read_text(encoding="utf-8"))
+    # Same core-seconds as the joint solve by default (the comparison); the plan's own
+    # work budget when asked.
+    assert result["plan_budget"] == (budget or "time")
+    assert result["plan"]["left_out_parcels"] == result["joint"]["left_out_parcels"] == 0
+    assert result["ratios"]["km"] == pytest.approx(
+        result["plan"]["km"] / result["joint"]["km"], abs=1e-3)
