@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.resources
 import platform
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -225,8 +226,26 @@ def run(inputs: Inputs, config: PlanConfig, *, client: Client | None = None,
 
     tick = time.perf_counter()
     extra = {"progress": progress} if progress is not None else {}
+    _import_writers_meanwhile()
     result = pipeline.plan(inputs.day, inputs.graphs, config, client=client, **extra)
     return _as_plan(inputs, config, result, time.perf_counter() - tick)
+
+
+def _import_writers_meanwhile() -> None:
+    """Import what writes a plan's pages (folium, Matplotlib and its font list) in a thread.
+
+    They take about 1.2 s to import, which the writing paid after the plan; during the plan
+    this thread mostly waits for the searches in worker processes, so the import is free.
+    """
+    def load() -> None:
+        from matplotlib import font_manager
+        from matplotlib.backends import backend_agg  # noqa: F401
+
+        from courier import labels, maps, report  # noqa: F401
+
+        font_manager.fontManager.ttflist  # noqa: B018  (the font list is read on first use)
+
+    threading.Thread(target=load, name="courier-import-writers", daemon=True).start()
 
 
 def _as_plan(inputs: Inputs, config: PlanConfig, result: DayPlan, plan_s: float, *,
@@ -652,6 +671,7 @@ def replan(plan_dir: Path | str, *, now: str | int, status: TableInput = None,
     tick = time.perf_counter()
     extra = {"progress": progress} if progress is not None else {}
     if state.free and state.roster:
+        _import_writers_meanwhile()
         result = pipeline.plan(day, graphs, config, client=client, **extra)
     else:
         result = pipeline.empty_plan(day)
